@@ -1,0 +1,69 @@
+"""Developer and CI sessions. Every install is constrained to torch==2.13.0 (the local CPU build):
+an unpinned torch would pull gigabytes of CUDA wheels.
+
+    nox -s demo        set up and run the offline demo on a synthesised example corpus
+    nox -s tests       set up and run the test suite (what CI runs)
+    nox -s lint        ruff
+    nox -s typecheck   mypy on the packages
+"""
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+TORCH = "torch==2.13.0"
+PACKAGES = [str(p) for p in sorted((ROOT / "packages").iterdir()) if (p / "pyproject.toml").exists()]
+TEST_PLUGINS = [str(p) for p in sorted((ROOT / "tests" / "plugins").iterdir()) if (p / "pyproject.toml").exists()]
+TEST_TOOLS = ["pytest>=8", "pytest-timeout", "librosa>=0.10", "scipy", "hatchling>=1.26"]
+
+
+def constraints(session: nox.Session) -> tuple[str, str]:
+    path = Path(session.create_tmp()) / "constraints.txt"
+    path.write_text(TORCH + "\n")
+    return ("-c", str(path))
+
+
+def install_packages(session: nox.Session, *extra: str) -> None:
+    """This repository's packages, editable, plus the example plugins installed as a user would."""
+    editable = [arg for package in PACKAGES for arg in ("-e", package)]
+    session.install(*constraints(session), *editable, *extra)
+    # Plugins are reinstalled every time so the entry points always match their source.
+    session.install("--no-deps", "--force-reinstall", *TEST_PLUGINS)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install distill as a user would (the meta-package with every extra) and run the offline demo."""
+    session.install(*constraints(session), ".[all]")
+    session.install("--no-deps", "--force-reinstall", str(ROOT / "tests/plugins/distill-griffinlim"))
+    session.run("python", "-m", "distill.demo", *(session.posargs or ["demo-output"]))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (slow checks excluded; `nox -s slow` runs them)."""
+    install_packages(session, *TEST_TOOLS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Only the slow checks (full-size parity, long renders)."""
+    install_packages(session, *TEST_TOOLS)
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "packages", "tests", "noxfile.py", "hatch_build.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install(*constraints(session), "mypy", *[arg for p in PACKAGES for arg in ("-e", p)])
+    session.run("mypy", *[str(Path(p) / "src") for p in PACKAGES])

@@ -1,0 +1,58 @@
+"""The `distill` command line. Modules here import torch only inside the commands that need it."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import DistillError
+from .plugins_cmd import plugins_command
+from .vocoders_cmd import vocoders_group
+
+
+class DistillGroup(click.Group):
+    """Built-in commands plus the ones plugins add; plugins load only when a listing or an
+    unknown command name needs them, so `distill --version` and built-ins stay fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from ..plugins import get_plugins
+
+        plugin_commands = get_plugins().commands().commands
+        return sorted(set(super().list_commands(ctx)) | set(plugin_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            from ..plugins import get_plugins
+
+            command = get_plugins().commands().commands.get(cmd_name)
+        return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DistillError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=DistillGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="distill")
+def cli() -> None:
+    """Train a generative instrument on your own recordings, and play it.
+
+    \b
+      distill train ./sounds --name field
+      distill generate field -d 10 --vocoder auto
+    """
+
+
+cli.add_command(plugins_command)
+cli.add_command(vocoders_group)
+
+
+def main() -> None:
+    cli(prog_name="distill")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,155 @@
+"""Choosing the vocoder for a model: rank what is installed against what the model carries.
+
+Ranks, best first: (1) a backend whose trained state is bundled in the model; (2) a universal
+backend whose mel recipe equals the model's; (3) a universal backend that needs a mel conversion.
+Within a rank the backend's declared priority wins, then its name (so the choice is stable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from .errors import DistillError
+from .melspec import MelSpec
+from .plugins import RegisteredVocoder, installed_vocoders
+from .vocoder import VocoderBase, VocoderState
+
+if TYPE_CHECKING:
+    import torch
+
+    from .melconvert import MelConverter
+
+
+class VocodableModel(Protocol):
+    """What selection needs to know about a model."""
+
+    @property
+    def mel_spec(self) -> MelSpec: ...
+
+    @property
+    def vocoder_state(self) -> Mapping[str, VocoderState]: ...
+
+
+# Which package provides a backend that a model may carry state for, to say what to install.
+KNOWN_PACKAGES = {"hifigan": "distill[hifigan]", "bigvgan": "distill[bigvgan]"}
+
+BUNDLED, SAME_RECIPE, CONVERTED = 1, 2, 3
+
+
+@attrs.frozen
+class VocoderChoice:
+    backend: type[VocoderBase]
+    reason: str
+    warnings: tuple[str, ...] = ()
+    state: VocoderState | None = None
+    needs_conversion: bool = False
+
+
+def _rank(candidate: RegisteredVocoder, model: VocodableModel) -> int | None:
+    backend = candidate.backend
+    if backend.name in model.vocoder_state:
+        return BUNDLED
+    if backend.kind != "universal":
+        return None  # a per-model backend without state for this model cannot render it
+    return SAME_RECIPE if backend.mel_spec == model.mel_spec else CONVERTED
+
+
+def _choice(backend: type[VocoderBase], model: VocodableModel, reason: str, notes: list[str]) -> VocoderChoice:
+    state = model.vocoder_state.get(backend.name)
+    warnings = list(notes)
+    if state is not None and (warning := backend.state_warning(state)):
+        warnings.append(warning)
+    convert = state is None and backend.mel_spec != model.mel_spec
+    if convert:
+        warnings.append(
+            f"vocoder {backend.name!r} uses another mel recipe ({backend.mel_spec.describe()}); "
+            f"distill converts the model's mels for it, which costs some quality"
+        )
+    return VocoderChoice(backend, reason, tuple(warnings), state, convert)
+
+
+def select_vocoder(
+    model: VocodableModel,
+    requested: str = "auto",
+    installed: Mapping[str, RegisteredVocoder] | None = None,
+) -> VocoderChoice:
+    """The backend to render `model` with, a one-line reason, and warnings for the user."""
+    installed = installed_vocoders() if installed is None else installed
+    missing = [name for name in model.vocoder_state if name not in installed]
+    notes = [
+        f"this model carries a vocoder trained for it ({name!r}) but that backend is not installed: "
+        f"install {KNOWN_PACKAGES.get(name, 'the plugin that provides ' + repr(name))} to use it"
+        for name in missing
+    ]
+
+    if requested != "auto":
+        if requested not in installed:
+            listing = ", ".join(installed) or "none"
+            raise DistillError(
+                f"vocoder {requested!r} is not installed (installed: {listing}); see `distill vocoders`"
+            )
+        backend = installed[requested].backend
+        if _rank(installed[requested], model) is None:
+            raise DistillError(
+                f"vocoder {requested!r} is trained per model and this model has none: "
+                f"run `distill train-vocoder MODEL --backend {requested}` first"
+            )
+        return _choice(backend, model, f"{requested!r} was requested with --vocoder", notes)
+
+    ranked = sorted(
+        ((rank, -c.backend.priority, c.name, c) for c in installed.values() if (rank := _rank(c, model))),
+        key=lambda item: item[:3],
+    )
+    if not ranked:
+        hint = (
+            "install a universal vocoder (pip install \"distill[bigvgan]\") or train one for this "
+            "model (pip install \"distill[hifigan]\", then `distill train-vocoder MODEL`)"
+        )
+        found = ", ".join(installed) or "none installed"
+        raise DistillError(f"no vocoder can render this model ({found}): {hint}")
+    rank, _, name, best = ranked[0]
+    reason = {
+        BUNDLED: f"{name!r} was trained for this model and is bundled in it",
+        SAME_RECIPE: f"{name!r} is a universal vocoder that uses this model's mel recipe",
+        CONVERTED: f"{name!r} is the best installed vocoder, through a mel conversion",
+    }[rank]
+    return _choice(best.backend, model, reason, notes)
+
+
+_loaded: dict[tuple[str, int, str], VocoderBase] = {}
+
+
+def load_vocoder(choice: VocoderChoice, model_mel: MelSpec, device: str = "cpu") -> VocoderBase:
+    """The ready instance for a choice, built once per process and reused for every clip."""
+    key = (choice.backend.name, id(choice.state), device)
+    if key not in _loaded:
+        vocoder = choice.backend.load(choice.state, device=device)
+        if choice.needs_conversion:
+            vocoder = ConvertingVocoder(vocoder, model_mel)
+        _loaded[key] = vocoder
+    return _loaded[key]
+
+
+class ConvertingVocoder(VocoderBase):
+    """Renders mels of one recipe with a backend trained on another, through a `MelConverter`."""
+
+    kind = "universal"
+
+    def __init__(self, inner: VocoderBase, source: MelSpec) -> None:
+        from .melconvert import MelConverter
+
+        super().__init__(inner.device)
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.mel_spec = source  # type: ignore[misc]
+        self.converter: MelConverter = MelConverter(source, inner.mel_spec)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
+
+    def render(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.inner.render(self.converter(mel))

@@ -1,0 +1,41 @@
+"""Shared fixtures. Tests drive the real CLI (CliRunner in-process, or a subprocess) and the real
+entry points of the example plugins that `nox -s tests` installs from tests/plugins/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+from distill import plugins, selection
+from distill.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
+    """Each test sees plugins loaded anew and an empty model library of its own."""
+    monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV, raising=False)
+    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "distill-home"))
+    plugins._hosts.clear()
+    selection._loaded.clear()
+    yield
+    plugins._hosts.clear()
+    selection._loaded.clear()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 0) -> Result:
+    """Invoke `distill ARGS` in-process; stderr is kept apart from stdout."""
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    if expect is not None:
+        assert result.exit_code == expect, (result.output, result.stderr)
+    return result
+
+
+def run_distill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed `distill` console script in a subprocess (a fresh interpreter)."""
+    full_env = {**os.environ, **(env or {})}
+    exe = os.path.join(os.path.dirname(sys.executable), "distill")
+    return subprocess.run([exe, *args], capture_output=True, text=True, env=full_env, timeout=600)

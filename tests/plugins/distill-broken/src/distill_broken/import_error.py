@@ -1,0 +1,1 @@
+raise RuntimeError("distill-broken fails to import on purpose")

@@ -1,0 +1,122 @@
+"""Griffin-Lim phase reconstruction for any distill MelSpec."""
+
+from __future__ import annotations
+
+from distill import MelSpec, VocoderBase, VocoderState
+from distill.melspec import DISTILL_MEL
+
+ITERATIONS = 32
+MOMENTUM = 0.99
+FITTED_MIN_FRAMES = 2000  # fewer training frames than this: warn that quality may be limited
+
+
+def _pseudo_inverse(spec: MelSpec):
+    import torch
+
+    return torch.linalg.pinv(spec.filterbank())
+
+
+def griffin_lim(mel, spec: MelSpec, inverse, iterations: int = ITERATIONS, seed: int = 0):
+    """Compressed mels [B, n_mels, T] -> waveform [B, spec.num_samples(T)]."""
+    import torch
+
+    mel = mel.float()
+    frames = mel.shape[-1]
+    amplitude = torch.clamp(inverse.to(mel.device) @ spec.decompress(mel), min=0.0)
+    magnitude = amplitude.sqrt() if spec.power == 2.0 else amplitude
+    window = spec.window().to(mel.device)
+    stft_args = dict(n_fft=spec.n_fft, hop_length=spec.hop_length, win_length=spec.win_length, window=window)
+    # The "reflect" recipe's frame i is centred on sample i*hop + hop/2: run Griffin-Lim on the signal
+    # shifted by hop/2 with centred frames, then shift back.
+    length = (frames - 1) * spec.hop_length
+    generator = torch.Generator().manual_seed(seed)
+    phase = torch.rand(magnitude.shape, generator=generator) * 2 * torch.pi
+    angles = torch.polar(torch.ones_like(magnitude), phase.to(mel.device))
+    previous = torch.zeros_like(angles)
+    for _ in range(iterations):
+        wave = torch.istft(magnitude * angles, length=length, **stft_args)
+        rebuilt = torch.stft(wave, return_complex=True, **stft_args)
+        angles = rebuilt - previous * (MOMENTUM / (1 + MOMENTUM))
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    wave = torch.istft(magnitude * angles, length=length, **stft_args)
+    if spec.padding == "reflect":
+        half = spec.hop_length // 2
+        wave = torch.nn.functional.pad(wave, (half, spec.hop_length - half))
+    return torch.clamp(wave, -1.0, 1.0)
+
+
+class GriffinLim(VocoderBase):
+    name = "griffinlim"
+    kind = "universal"
+    mel_spec = DISTILL_MEL
+    priority = -100  # a baseline: any real vocoder of the same rank wins
+    description = "Griffin-Lim, 32 iterations (example plugin)"
+
+    def render(self, mel):
+        return griffin_lim(mel, self.mel_spec, _pseudo_inverse(self.mel_spec))
+
+
+class GriffinLim22k(GriffinLim):
+    """A universal backend on another recipe, so distill has to convert mels for it."""
+
+    name = "griffinlim-22k"
+    mel_spec = MelSpec(
+        sample_rate=22050, n_fft=1024, win_length=1024, hop_length=256, n_mels=80,
+        mel_scale="htk", norm=None, power=2.0, log="log10", log_floor=1e-10, padding="center",
+    )
+    priority = -50
+    description = "Griffin-Lim on 22.05 kHz / 80 HTK mels (example plugin)"
+
+
+class FittedGriffinLim(VocoderBase):
+    """Per model: a mel-to-spectrum map fitted by least squares on the model's own audio."""
+
+    name = "griffinlim-fitted"
+    kind = "per-model"
+    mel_spec = DISTILL_MEL
+    description = "Griffin-Lim with a mel inverse fitted per model (example plugin)"
+
+    def __init__(self, inverse, device: str = "cpu") -> None:
+        super().__init__(device)
+        self.inverse = inverse
+
+    @classmethod
+    def load(cls, state=None, device="cpu"):
+        if state is None:
+            from distill.errors import DistillError
+
+            raise DistillError("griffinlim-fitted needs a state: run `distill train-vocoder MODEL` first")
+        return cls(state.weights["inverse"], device)
+
+    @classmethod
+    def state_warning(cls, state):
+        frames = state.training.get("frames", 0)
+        if frames < FITTED_MIN_FRAMES:
+            return f"griffinlim-fitted was fitted on only {frames} frames; quality may be limited"
+        return None
+
+    @classmethod
+    def train(cls, audio_files, *, mel_spec, steps, device="cpu", seed=0, checkpoint_dir=None, progress=None):
+        import soundfile
+        import torch
+
+        mels, spectra = [], []
+        for path in audio_files:
+            wave = torch.from_numpy(soundfile.read(path, dtype="float32", always_2d=True)[0].mean(axis=1))
+            mels.append(mel_spec.decompress(mel_spec.mel(wave)))
+            pad = (mel_spec.n_fft - mel_spec.hop_length) // 2
+            padded = torch.nn.functional.pad(wave[None, None], (pad, pad), mode="reflect")[0, 0]
+            stft = torch.stft(padded, mel_spec.n_fft, mel_spec.hop_length, window=mel_spec.window(),
+                              center=False, return_complex=True)
+            spectra.append(stft.abs())
+        m, s = torch.cat(mels, dim=1).double(), torch.cat(spectra, dim=1).double()
+        ridge = 1e-3 * torch.trace(m @ m.T) / m.shape[0]
+        inverse = s @ m.T @ torch.linalg.inv(m @ m.T + ridge * torch.eye(m.shape[0], dtype=m.dtype))
+        return VocoderState(
+            backend=cls.name, version="0.1.0", config={"mel_spec": mel_spec.to_dict()},
+            weights={"inverse": inverse.float()}, training={"frames": int(m.shape[1])},
+        )
+
+    def render(self, mel):
+        return griffin_lim(mel, self.mel_spec, self.inverse)

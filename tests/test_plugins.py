@@ -1,0 +1,76 @@
+"""Plugin discovery through the real entry points of the installed example plugins
+(tests/plugins/distill-griffinlim works; tests/plugins/distill-broken is broken on purpose)."""
+
+import json
+import subprocess
+import sys
+
+from conftest import run_cli, run_distill
+
+
+def test_plugins_json_lists_working_and_broken_plugins():
+    result = run_cli("plugins", "--json")
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["griffinlim"]["status"] == "ok"
+    assert plugins["griffinlim"]["distribution"] == "distill-griffinlim"
+    assert plugins["griffinlim"]["hooks"] == ["register_commands", "register_vocoders"]
+    assert plugins["broken-import"]["status"] == "error"
+    assert "RuntimeError: distill-broken fails to import on purpose" in plugins["broken-import"]["errors"][0]
+    errors = plugins["broken-hooks"]["errors"]
+    assert any("register() takes a VocoderBase subclass" in e for e in errors)
+    assert any("register_commands failed: ValueError" in e for e in errors)
+
+
+def test_broken_plugin_never_takes_a_command_down():
+    result = run_distill("vocoders")
+    assert result.returncode == 0, result.stderr
+    assert "griffinlim" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("distill: warning")]
+    # one line per broken plugin, naming it and what to do
+    assert len(warnings) == 2
+    assert any("'broken-import'" in w and "distill plugins" in w for w in warnings)
+
+
+def test_vocoders_json_describes_backends():
+    rows = {r["name"]: r for r in json.loads(run_cli("vocoders", "--json").stdout)}
+    assert set(rows) == {"griffinlim", "griffinlim-22k", "griffinlim-fitted"}
+    assert rows["griffinlim"]["kind"] == "universal"
+    assert rows["griffinlim"]["sample_rate"] == 44100
+    assert rows["griffinlim-22k"]["mel_spec"]["n_mels"] == 80
+    assert rows["griffinlim-fitted"]["weights"] == "per model"
+    assert rows["griffinlim"]["package"] == "distill-griffinlim"
+
+
+def test_plugin_commands_appear_and_run():
+    assert "griffinlim-info" in run_cli("--help").stdout
+    assert "32 iterations" in run_cli("griffinlim-info").stdout
+
+
+def test_load_plugins_empty_loads_none():
+    env = {"DISTILL_LOAD_PLUGINS": ""}
+    assert json.loads(run_cli("plugins", "--json", env=env).stdout) == []
+    assert json.loads(run_cli("vocoders", "--json", env=env).stdout) == []
+    assert "griffinlim-info" not in run_cli("--help", env=env).stdout
+
+
+def test_load_plugins_names_distributions():
+    env = {"DISTILL_LOAD_PLUGINS": "distill-griffinlim"}
+    result = run_distill("plugins", "--json", env=env)
+    assert [p["name"] for p in json.loads(result.stdout)] == ["griffinlim"]
+    assert "warning" not in result.stderr  # the broken plugin was never imported
+    env = {"DISTILL_LOAD_PLUGINS": " distill_broken "}  # normalised like pip names
+    names = {p["name"] for p in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert names == {"broken-import", "broken-hooks"}
+
+
+def test_help_and_plugins_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from distill.cli import cli\n"
+        "for args in (['--help'], ['plugins'], ['--version']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

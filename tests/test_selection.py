@@ -1,0 +1,108 @@
+"""The auto-selector ranks the installed backends (real plugins) against what a model carries."""
+
+import attrs
+import numpy as np
+import pytest
+import soundfile
+import torch
+from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
+from distill.plugins import installed_vocoders
+from distill.selection import load_vocoder, select_vocoder
+from signals import harmonic_tone
+
+
+@attrs.define
+class Model:
+    mel_spec: MelSpec = DISTILL_MEL
+    vocoder_state: dict = attrs.field(factory=dict)
+
+
+@pytest.fixture(scope="module")
+def fitted_state(tmp_path_factory):
+    from distill_griffinlim.vocoders import FittedGriffinLim
+
+    path = tmp_path_factory.mktemp("corpus") / "tone.wav"
+    soundfile.write(path, harmonic_tone(196, 30), 44100)
+    return FittedGriffinLim.train([path], mel_spec=DISTILL_MEL, steps=1)
+
+
+def test_same_recipe_universal_beats_a_converted_one():
+    choice = select_vocoder(Model())
+    assert choice.backend.name == "griffinlim"
+    assert "uses this model's mel recipe" in choice.reason
+    assert choice.warnings == () and not choice.needs_conversion
+
+
+def test_bundled_state_wins_and_is_used(fitted_state):
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": fitted_state}))
+    assert choice.backend.name == "griffinlim-fitted"
+    assert choice.state is fitted_state
+    assert "trained for this model" in choice.reason
+    assert choice.warnings == ()  # 30 s of audio is enough frames
+
+
+def test_under_trained_state_warns():
+    state = VocoderState("griffinlim-fitted", "0.1.0", weights={"inverse": torch.zeros(1025, 128)},
+                         training={"frames": 10})
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}))
+    assert any("quality may be limited" in w for w in choice.warnings)
+
+
+def test_state_for_a_backend_that_is_not_installed_says_what_to_install():
+    state = VocoderState("hifigan", "0.1.0")
+    choice = select_vocoder(Model(vocoder_state={"hifigan": state}))
+    assert choice.backend.name == "griffinlim"
+    assert any('install distill[hifigan] to use it' in w for w in choice.warnings)
+
+
+def test_conversion_when_only_another_recipe_is_installed():
+    installed = {"griffinlim-22k": installed_vocoders()["griffinlim-22k"]}
+    choice = select_vocoder(Model(), installed=installed)
+    assert choice.needs_conversion
+    assert any("converts the model's mels" in w for w in choice.warnings)
+    own = select_vocoder(Model(mel_spec=choice.backend.mel_spec))
+    assert own.backend.name == "griffinlim-22k" and not own.needs_conversion
+
+
+def test_priority_breaks_ties_within_a_rank():
+    # For a model on a third recipe both universal backends need conversion: priority decides.
+    other = MelSpec(sample_rate=24000, n_fft=1024, win_length=1024, hop_length=256, n_mels=100)
+    assert select_vocoder(Model(mel_spec=other)).backend.name == "griffinlim-22k"  # -50 beats -100
+
+
+def test_explicit_vocoder_skips_ranking_and_fails_clearly(fitted_state):
+    choice = select_vocoder(Model(), requested="griffinlim-22k")
+    assert choice.backend.name == "griffinlim-22k" and choice.needs_conversion
+    with pytest.raises(DistillError, match=r"'bigvgan' is not installed \(installed: griffinlim, griffinlim-22k"):
+        select_vocoder(Model(), requested="bigvgan")
+    with pytest.raises(DistillError, match="this model has none: run `distill train-vocoder"):
+        select_vocoder(Model(), requested="griffinlim-fitted")
+
+
+def test_nothing_installed_says_what_to_install():
+    with pytest.raises(DistillError, match=r'pip install "distill\[bigvgan\]"'):
+        select_vocoder(Model(), installed={})
+
+
+def test_rendering_through_a_conversion_keeps_duration_and_pitch():
+    wave = harmonic_tone(440, 2, top=2000)
+    mel = DISTILL_MEL.mel(torch.from_numpy(wave))[None]
+    choice = select_vocoder(Model(), requested="griffinlim-22k")
+    vocoder = load_vocoder(choice, DISTILL_MEL)
+    assert vocoder is load_vocoder(choice, DISTILL_MEL)  # built once per process
+    audio = vocoder.render(mel)[0].numpy()
+    assert vocoder.sample_rate == 22050
+    assert abs(len(audio) / 22050 - len(wave) / 44100) < 0.03
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    assert abs(np.argmax(spectrum) * 22050 / len(audio) - 440) < 5
+
+
+def test_griffinlim_resynthesis_is_close(fitted_state):
+    wave = harmonic_tone(196, 2)
+    mel = DISTILL_MEL.mel(torch.from_numpy(wave))[None]
+    for name, state in [("griffinlim", None), ("griffinlim-fitted", fitted_state)]:
+        backend = installed_vocoders()[name].backend
+        audio = backend.load(state).render(mel)
+        assert audio.shape == (1, mel.shape[-1] * 512)
+        error = (DISTILL_MEL.mel(audio[0]) - mel[0])[:, 4:-4].abs().mean().item()
+        assert error < 0.5, (name, error)
