@@ -6,7 +6,11 @@ import click
 
 from .. import __version__
 from ..errors import DistillError
+from .generate_cmd import generate_command
+from .model_cmd import model_group
 from .plugins_cmd import plugins_command
+from .preset_cmd import preset_group
+from .train_cmd import train_command
 from .vocoders_cmd import vocoders_group
 
 
@@ -46,7 +50,11 @@ def cli() -> None:
     """
 
 
+cli.add_command(generate_command)
+cli.add_command(model_group)
 cli.add_command(plugins_command)
+cli.add_command(preset_group)
+cli.add_command(train_command)
 cli.add_command(vocoders_group)
 
 

@@ -1,0 +1,138 @@
+"""Reading audio: any file libsndfile decodes becomes float32 mono at one sample rate.
+
+Files stream through in blocks, mixed to mono and resampled as they go, so an hour of 8-channel
+192 kHz audio never needs its multichannel float copy in memory. Nothing here writes files.
+numpy, soundfile and soxr are imported inside functions: the CLI must start without them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from distill.errors import DistillError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+TARGET_RATE = 44100
+BLOCK_FRAMES = 2**18  # 8 MB per block for 8 float32 channels
+
+# libsndfile reads a file cut short without complaint, but its log notes the header's data size
+# against what is really there, e.g. "data : 88200 (should be 44079)" (WAV), "SSND : ..." (AIFF),
+# "Data Size : ..." (AU). A cut file is usually an interrupted copy or download.
+_DATA_SIZE_NOTE = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_UNKNOWN_SIZES = (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)  # written by recorders that stream without seeking back
+
+
+class AudioReadError(DistillError):
+    """A file that does not yield usable samples; `detail` is the cause alone, without the path."""
+
+    def __init__(self, path: Path, detail: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.detail = detail
+
+
+class UnreadableAudio(AudioReadError):
+    """libsndfile cannot open or decode the file, or the file is cut short."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            path, detail, f"cannot read {path}: {detail}. Check the file plays, or re-export it as WAV or FLAC."
+        )
+
+
+class NonFiniteAudio(AudioReadError):
+    """A float file holding NaN or infinite samples."""
+
+    def __init__(self, path: Path) -> None:
+        detail = "contains NaN/inf samples"
+        super().__init__(path, detail, f"{path} {detail}: re-export it from the program that made it.")
+
+
+@attrs.frozen(eq=False)
+class AudioFile:
+    path: Path
+    audio: np.ndarray  # float32, mono, at the requested sample rate
+    source_rate: int
+    channels: int
+    source_frames: int  # frames actually decoded, at source_rate
+    seconds: float  # of `audio`, after resampling
+
+
+def read_audio(path: Path, sample_rate: int = TARGET_RATE) -> AudioFile:
+    """Decode `path` to float32 mono at `sample_rate`: channels averaged, resampled with soxr HQ.
+
+    Raises UnreadableAudio (libsndfile fails, or the file is cut short) or NonFiniteAudio.
+    """
+    import numpy as np
+    import soundfile
+    import soxr
+
+    try:
+        with open(path, "rb"):  # libsndfile reports a missing or forbidden file only as "System error"
+            pass
+    except OSError as error:
+        raise UnreadableAudio(path, (error.strerror or str(error)).lower()) from error
+    pieces: list[np.ndarray] = []
+    source_frames = 0
+    try:
+        with soundfile.SoundFile(path) as sound:  # mode "r": opened read-only
+            source_rate, channels = sound.samplerate, sound.channels
+            _check_not_cut_short(path, sound.extra_info)
+            stream = None
+            if source_rate != sample_rate:
+                stream = soxr.ResampleStream(source_rate, sample_rate, 1, dtype="float32", quality="HQ")
+            # SoundFile.read into one reused buffer, stopping at a zero-length read, rather than
+            # soundfile.blocks: blocks trusts the header's frame count and, on a short read, yields
+            # the stale tail of its buffer.
+            buffer = np.empty((BLOCK_FRAMES, channels), dtype=np.float32)
+            while len(block := sound.read(dtype="float32", always_2d=True, out=buffer)):
+                if not np.isfinite(block).all():  # on the raw block: the resampler would smear it
+                    raise NonFiniteAudio(path)
+                source_frames += len(block)
+                mono = block.mean(axis=1, dtype=np.float32) if channels > 1 else block[:, 0].copy()
+                pieces.append(mono if stream is None else stream.resample_chunk(mono))
+            if stream is not None:
+                pieces.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    except soundfile.SoundFileError as error:
+        raise UnreadableAudio(path, _libsndfile_message(error)) from error
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return AudioFile(
+        path=path,
+        audio=audio,
+        source_rate=source_rate,
+        channels=channels,
+        source_frames=source_frames,
+        seconds=len(audio) / sample_rate,
+    )
+
+
+def _libsndfile_message(error: Exception) -> str:
+    """libsndfile's own words, without soundfile's "Error opening '<path>': " or libsndfile's "Error : "."""
+    message = str(getattr(error, "error_string", None) or error)
+    return message.removeprefix("Error : ").rstrip(".") or "libsndfile error"
+
+
+def _check_not_cut_short(path: Path, log: str) -> None:
+    for declared, present in ((int(a), int(b)) for a, b in _DATA_SIZE_NOTE.findall(log)):
+        # One byte of slack: some writers count a pad byte they never write.
+        if declared not in _UNKNOWN_SIZES and declared > present + 1:
+            raise UnreadableAudio(
+                path,
+                f"file is cut short: its header promises {declared} bytes of audio but only {present} are there "
+                "(an interrupted copy or download?)",
+            )
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample [samples] or [samples, channels] with soxr HQ; returns `audio` itself when the rates match."""
+    if from_rate == to_rate:
+        return audio
+    import soxr
+
+    return soxr.resample(audio, from_rate, to_rate, quality="HQ")

@@ -1,0 +1,231 @@
+"""`distill model`: the model library (list, info, delete, import, export).
+
+Everything but `import` reads file headers only, so these commands start without torch; `import`
+loads the whole file to validate it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .output import echo_json, echo_table
+
+
+def _size(num_bytes: int) -> str:
+    size = float(num_bytes)
+    for unit in ("B", "KB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _created(stamp: str) -> str:
+    """ISO 8601 UTC -> 'YYYY-MM-DD HH:MM' (the table has no room for seconds and offsets)."""
+    return stamp[:16].replace("T", " ") if stamp else "-"
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _compact(value: Any, limit: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@click.group("model")
+def model_group() -> None:
+    """Manage the model library: list, inspect, delete, import and export trained models.
+
+    NAME is a model's name, a prefix of its id (4+ hex digits) or the path of a .distill file.
+    """
+
+
+@model_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """List the models in the library."""
+    from ..library import list_models
+
+    entries = list_models()
+    if as_json:
+        echo_json([entry.as_dict() for entry in entries])
+        return
+    if not entries:
+        click.echo("(no models yet: distill train DIR --name NAME)")
+        return
+    echo_table(
+        ["NAME", "ID", "CREATED", "FILES", "AUDIO", "STEPS", "SLIDERS", "VOCODERS", "SIZE"],
+        [
+            [e.name, "?", "-", "-", "-", "-", "-", "unreadable", _size(e.size)]
+            if e.error
+            else [
+                e.name,
+                e.id or "-",
+                _created(e.created),
+                _dash(e.files),
+                _duration(e.seconds),
+                _dash(e.steps),
+                len(e.sliders),
+                ",".join(e.vocoders) or "-",
+                _size(e.size),
+            ]
+            for e in entries
+        ],
+    )
+    for entry in entries:
+        if entry.error:
+            click.echo(f"\n{entry.name}: {entry.error}")
+
+
+@model_group.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: the whole file header.")
+def info_command(name: str, as_json: bool) -> None:
+    """Show everything a model file records: mel recipe, sliders, vocoders, training."""
+    from ..library import resolve_model
+    from ..modelfile import read_header
+
+    path = resolve_model(name)
+    header = read_header(path)
+    size = path.stat().st_size
+    if as_json:
+        echo_json({"path": str(path), "size": size, **header})
+        return
+    _echo_info(path, size, header)
+
+
+def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
+    from ..melspec import MelSpec
+
+    try:
+        recipe = MelSpec.from_dict(header["mel_spec"]).describe()
+    except (TypeError, ValueError):
+        recipe = "(not a valid recipe)"
+    fields = {
+        "id": header["id"] or "-",
+        "file": f"{path} ({_size(size)})",
+        "created": header["created"] or "-",
+        "distill": header["distill_version"] or "-",
+        "mel recipe": recipe,
+        "": " ".join(f"{k}={v}" for k, v in header["mel_spec"].items()),
+        "vae": " ".join(f"{k}={_compact(v, 40)}" for k, v in header["vae_config"].items()) or "-",
+    }
+    click.echo(header["name"])
+    for key, value in fields.items():
+        click.echo(f"  {key:<11} {value}")
+    click.echo("\ntraining")
+    for key, value in header["training"].items():
+        click.echo(f"  {key}: {_compact(value)}")
+    sliders = header["sliders"]["sliders"]
+    click.echo("\nsliders" + ("" if sliders else ": none"))
+    if sliders:
+        echo_table(
+            ["  #", "NAME", "RANGE", "DEFAULT", "VARIANCE", "STRONGEST CORRELATION"],
+            [[f"  {i}", *_slider_row(slider)] for i, slider in enumerate(sliders)],
+        )
+    states = header["vocoder_state"]
+    click.echo("\nbundled vocoders" + ("" if states else ": none (any installed universal vocoder renders it)"))
+    for backend, state in states.items():
+        click.echo(f"  {backend} (version {state.get('version', '?')})")
+        for key, value in state.get("training", {}).items():
+            click.echo(f"    {key}: {_compact(value)}")
+
+
+def _slider_row(slider: dict[str, Any]) -> list[str]:
+    try:
+        correlations = slider.get("correlations") or {}
+        strongest = max(correlations.items(), key=lambda kv: abs(kv[1]), default=None)
+        return [
+            str(slider["name"]),
+            f"{slider['low']:.3g} .. {slider['high']:.3g}",
+            f"{slider['default']:.3g}",
+            f"{100 * slider['explained_variance']:.1f}%",
+            f"{strongest[0]} r={strongest[1]:+.2f}" if strongest else "-",
+        ]
+    except (KeyError, TypeError, ValueError):
+        return [str(slider.get("name", "?")), "(malformed)", "-", "-", "-"]
+
+
+@model_group.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+def delete_command(name: str, yes: bool) -> None:
+    """Delete a library model with its presets and training checkpoints."""
+    from ..library import delete_model, model_files
+
+    targets = model_files(name)
+    if not yes:
+        label = targets[0].name.removesuffix(".distill")  # the library name, however NAME was given
+        listing = "".join(f"\n  {target}" for target in targets)
+        click.confirm(f"Delete model {label!r}:{listing}\nProceed?", abort=True)
+    for target in delete_model(name):
+        click.echo(f"removed {target}")
+
+
+@model_group.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Library name to use (default: the name stored in the file).")
+@click.option("--overwrite", is_flag=True, help="Replace a library model of the same name.")
+def import_command(path: Path, name: str | None, overwrite: bool) -> None:
+    """Check a .distill file fully and copy it into the library."""
+    from ..library import import_model
+
+    dest = import_model(path, name=name, overwrite=overwrite)
+    click.echo(f"imported {path} as {dest.name.removesuffix('.distill')!r} ({dest})")
+
+
+@model_group.command("export")
+@click.argument("name")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at PATH.")
+def export_command(name: str, path: Path, overwrite: bool) -> None:
+    """Copy a library model to PATH (a file, or a folder to put NAME.distill in)."""
+    from ..library import export_model
+
+    dest = export_model(name, path, overwrite=overwrite)
+    click.echo(f"exported {name} to {dest}")
+
+
+@model_group.command("analyze")
+@click.argument("name")
+@click.option("--audio", type=click.Path(file_okay=False, path_type=Path),
+              help="The training recordings, if they moved since training.")
+def analyze_command(name: str, audio: Path | None) -> None:
+    """Re-run the slider analysis of NAME on its training recordings."""
+    import torch
+
+    from ..errors import DistillError
+    from ..generate import LoadedModel
+    from ..ingest import scan_corpus
+    from ..library import resolve_model
+    from ..modelfile import load_model, save_model
+    from ..sliders import analyse
+
+    path = resolve_model(name)
+    model = load_model(path)
+    folder = audio or Path(model.training.get("corpus_path", ""))
+    if not folder.is_dir():
+        raise DistillError(f"the recordings {name!r} was trained on are not at {folder!s} any more; "
+                           "point to them with --audio DIR")
+    with torch.inference_mode():
+        corpus = scan_corpus(folder, keep=lambda wave: model.mel_spec.mel(torch.from_numpy(wave)))
+    fingerprint = model.training.get("corpus_fingerprint")
+    if fingerprint and corpus.fingerprint != fingerprint:
+        click.echo(f"note: the audio in {folder} differs from what {name!r} was trained on", err=True)
+    model.sliders = analyse(LoadedModel(model).vae, [f.audio for f in corpus.files])
+    save_model(model, path)
+    click.echo(f"sliders of {model.name!r}: " + ", ".join(
+        f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in model.sliders.sliders))

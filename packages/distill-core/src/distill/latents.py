@@ -1,0 +1,82 @@
+"""Latent sequences for generation: prior sampling that wanders over time, slider offsets,
+variation of encoded audio, and morphs. All randomness comes from the generator passed in."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .model import SliderAnalysis
+
+
+def correlation_time(evolution: float) -> float:
+    """Seconds over which the sound keeps its character: 20 s at evolution 0, 0.1 s at 1."""
+    return 20.0 * (0.005**evolution)
+
+
+def smooth_noise(
+    frames: int, dims: int, frame_rate: float, evolution: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Unit-variance Gaussian noise [dims, frames] whose frames are correlated over
+    `correlation_time(evolution)` (a stationary first-order autoregressive process)."""
+    rho = math.exp(-1.0 / (frame_rate * correlation_time(evolution)))
+    innovations = torch.randn(dims, frames, generator=generator, dtype=torch.float64)
+    out = torch.empty_like(innovations)
+    out[:, 0] = innovations[:, 0]
+    scale = math.sqrt(1.0 - rho * rho)
+    for t in range(1, frames):  # a few thousand frames at most per minute: cheap
+        out[:, t] = rho * out[:, t - 1] + scale * innovations[:, t]
+    return out.float()
+
+
+def prior_latents(
+    analysis: SliderAnalysis, frames: int, frame_rate: float, evolution: float, generator: torch.Generator,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """New material [latent_dim, frames]: a path through the Gaussian fitted to the encoded corpus."""
+    noise = smooth_noise(frames, len(analysis.scales), frame_rate, evolution, generator)
+    coordinates = noise * (analysis.scales[:, None] * temperature)
+    return analysis.center[:, None] + analysis.components.T @ coordinates
+
+
+def variation(
+    latents: torch.Tensor, analysis: SliderAnalysis, amount: float, frame_rate: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Encoded audio moved towards fresh material: 0 keeps it, 1 replaces it with a prior path.
+    The mix preserves variance, so halfway is as lively as either end."""
+    if amount <= 0:
+        return latents
+    fresh = prior_latents(analysis, latents.shape[-1], frame_rate, 0.5, generator) - analysis.center[:, None]
+    own = latents - analysis.center[:, None]
+    return analysis.center[:, None] + math.sqrt(1 - amount) * own + math.sqrt(amount) * fresh
+
+
+def apply_sliders(latents: torch.Tensor, analysis: SliderAnalysis, values: dict[str, float]) -> torch.Tensor:
+    """Offset every frame along each named slider's direction (values are in the slider's units)."""
+    for name, value in values.items():
+        slider = analysis.by_name(name)
+        latents = latents + value * analysis.components[slider.component][:, None]
+    return latents
+
+
+def fit_length(latents: torch.Tensor, frames: int) -> torch.Tensor:
+    """Loop or cut a latent sequence to `frames`, crossfading each loop's end into its start."""
+    if latents.shape[-1] >= frames:
+        return latents[:, :frames]
+    fade = min(latents.shape[-1] // 4, 11)  # about one second at the default latent rate
+    loop = latents
+    while loop.shape[-1] < frames:
+        if fade:
+            ramp = torch.linspace(0, 1, fade)
+            joint = loop[:, -fade:] * (1 - ramp) + latents[:, :fade] * ramp
+            loop = torch.cat([loop[:, :-fade], joint, latents[:, fade:]], dim=1)
+        else:
+            loop = torch.cat([loop, latents], dim=1)
+    return loop[:, :frames]
+
+
+def morph(start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Travel from `start` to `end` (same shape) with an equal-power-like smooth curve."""
+    weight = 0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, start.shape[-1]))
+    return start * (1 - weight) + end * weight

@@ -1,0 +1,289 @@
+"""The `.distill` file, format 2: one safetensors file holding a whole trained model.
+
+safetensors metadata: {"format": "distill", "format_version": "2", "distill": <JSON header>}; tensors:
+`vae.<state-dict key>`, `sliders.components`, `sliders.center`, `sliders.scales` and
+`vocoder.<backend>.<key>`. Loading never runs code from the file (no pickle, no torch.load).
+`read_header` parses the header by hand, so listing a library imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+from .atomic import atomic_output
+from .errors import DistillError
+from .melspec import MelSpec
+from .model import FORMAT_NAME, FORMAT_VERSION, DistillModel, Slider, SliderAnalysis
+from .vocoder import VocoderState
+
+if TYPE_CHECKING:
+    import torch
+
+REQUIRED_KEYS = (
+    "name", "id", "created", "distill_version", "mel_spec", "vae_config", "sliders", "training", "vocoder_state"
+)  # fmt: skip
+_DICT_KEYS = ("mel_spec", "vae_config", "sliders", "training", "vocoder_state")
+SLIDER_TENSORS = ("sliders.components", "sliders.center", "sliders.scales")
+MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
+RETRAIN_HINT = "distill train DIR --name NAME"
+_V1_PICKLE = "(pickle-based) model, which cannot be loaded safely (unpickling can run arbitrary code)"
+UPGRADE_HINT = "pip install -U distill"
+
+
+# -- errors: each names the file and says what to do ----------------------------------------------
+def _corrupt(path: Path, detail: str) -> NoReturn:
+    raise DistillError(f"{path} is truncated or corrupt ({detail}); re-export or retrain it")
+
+
+def _not_distill(path: Path, found: str) -> NoReturn:
+    raise DistillError(
+        f"{path} is not a distill model file (found: {found}); "
+        "give a .distill file made by `distill train` or `distill model export`"
+    )
+
+
+def _v1(path: Path, why: str) -> NoReturn:
+    raise DistillError(f"{path} is a distill v1 {why}; retrain it with this version: {RETRAIN_HINT}")
+
+
+def _newer(path: Path, version: int) -> NoReturn:
+    raise DistillError(
+        f"{path} was written by a newer distill (model format {version}; this version reads format "
+        f"{FORMAT_VERSION}); upgrade: {UPGRADE_HINT}"
+    )
+
+
+# -- reading the header without torch -------------------------------------------------------------
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON header of a .distill file (name, id, mel_spec, ...), after checking the whole file's
+    structure: kind, format version, header JSON and that the tensor data is all there."""
+    path = Path(path)
+    header, data_bytes = _read_safetensors_header(path)
+    info = _check_metadata(path, header)
+    _check_data_length(path, header, data_bytes)
+    return info
+
+
+def _read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The parsed safetensors header and the number of bytes after it; rejects anything else."""
+    if path.is_dir():
+        raise DistillError(f"{path} is a folder, not a .distill model file; give the path of the file")
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(9)
+            if size == 0:
+                _not_distill(path, "empty file")
+            length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
+            # A safetensors header is JSON, so it starts with "{" right after the 8-byte length.
+            if length is None or head[8:9] != b"{" or length > MAX_HEADER_BYTES:
+                _reject_unknown(path, head, size)
+            if length < 2:
+                _corrupt(path, f"the header claims {length} bytes")
+            if length > size - 8:
+                _corrupt(path, f"the header claims {length} bytes but only {size - 8} follow")
+            raw = head[8:] + file.read(length - 1)
+    except FileNotFoundError:
+        raise DistillError(f"model file not found: {path}; check the path, or see `distill model list`") from None
+    except OSError as exc:
+        raise DistillError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        _corrupt(path, "the safetensors header is not valid JSON")
+    if not isinstance(header, dict):
+        _corrupt(path, "the safetensors header is not a JSON object")
+    return header, size - 8 - length
+
+
+def _reject_unknown(path: Path, head: bytes, size: int) -> NoReturn:
+    # v1 models were torch.save pickles: a zip archive holding data.pkl, or (legacy) a bare pickle.
+    if head.startswith(b"PK\x03\x04"):
+        if _zip_holds_pickle(path):
+            _v1(path, _V1_PICKLE)
+        _not_distill(path, "a zip archive")
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle PROTO opcode, protocols 2-5
+        _v1(path, _V1_PICKLE)
+    _not_distill(path, f"{size} bytes of unknown data")
+
+
+def _zip_holds_pickle(path: Path) -> bool:
+    """Reads only the zip directory: nothing is unpickled."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith(".pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return True  # a damaged torch.save archive is still a v1 model
+
+
+def _check_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        _not_distill(path, "safetensors without distill metadata")
+    try:
+        version = int(meta.get("format_version", ""))
+    except (TypeError, ValueError):
+        _corrupt(path, f"format_version {meta.get('format_version')!r} is not a number")
+    if version == 1:
+        _v1(path, "model, a format this version no longer reads")
+    if version > FORMAT_VERSION:
+        _newer(path, version)
+    if version < 1:
+        _corrupt(path, f"unknown format_version {version}")
+    try:
+        info = json.loads(meta["distill"])
+    except (KeyError, TypeError, ValueError):
+        _corrupt(path, "the distill metadata is missing or not valid JSON")
+    if not isinstance(info, dict):
+        _corrupt(path, "the distill metadata is not a JSON object")
+    missing = [key for key in REQUIRED_KEYS if key not in info]
+    if missing:
+        _corrupt(path, f"the header lacks {', '.join(missing)}")
+    wrong = [key for key in _DICT_KEYS if not isinstance(info[key], dict)]
+    wrong += [key for key in ("name", "id", "created", "distill_version") if not isinstance(info[key], str)]
+    if wrong or not isinstance(info["sliders"].get("sliders"), list):
+        _corrupt(path, f"malformed header fields: {', '.join(wrong) or 'sliders'}")
+    return info
+
+
+def _check_data_length(path: Path, header: dict[str, Any], data_bytes: int) -> None:
+    expected = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            _corrupt(path, f"tensor {key!r} has no valid data offsets")
+        expected = max(expected, offsets[1])
+    if data_bytes < expected:
+        _corrupt(path, f"the tensor data is {data_bytes} bytes but the header says {expected}")
+    if data_bytes > expected:
+        _corrupt(path, f"{data_bytes - expected} unexpected bytes after the tensor data")
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def load_model(path: str | os.PathLike[str]) -> DistillModel:
+    """The model stored in a .distill file; a DistillError says why a file cannot be loaded."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    info = read_header(path)  # rejects pickles and foreign files before any tensor is touched
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError) as exc:
+        _corrupt(path, str(exc))
+    try:
+        return _build(path, info, tensors)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        _corrupt(path, f"{type(exc).__name__}: {exc}")
+
+
+def _build(path: Path, info: dict[str, Any], tensors: dict[str, torch.Tensor]) -> DistillModel:
+    states = {
+        backend: VocoderState(
+            backend=backend, version=state["version"], config=state["config"], training=state["training"]
+        )
+        for backend, state in info["vocoder_state"].items()
+    }
+    vae: dict[str, torch.Tensor] = {}
+    for key, tensor in tensors.items():
+        if key.startswith("vae."):
+            vae[key.removeprefix("vae.")] = tensor
+        elif key.startswith("vocoder."):
+            backend = _vocoder_backend(key, states)
+            if backend is None:
+                _corrupt(path, f"tensor {key!r} belongs to no bundled vocoder")
+            states[backend].weights[key.removeprefix(f"vocoder.{backend}.")] = tensor
+        elif key not in SLIDER_TENSORS:
+            _corrupt(path, f"unexpected tensor {key!r}")
+    for key in SLIDER_TENSORS:
+        if key not in tensors:
+            _corrupt(path, f"tensor {key!r} is missing")
+    sliders = SliderAnalysis(
+        sliders=[Slider(**slider) for slider in info["sliders"]["sliders"]],
+        components=tensors["sliders.components"],
+        center=tensors["sliders.center"],
+        scales=tensors["sliders.scales"],
+    )
+    return DistillModel(
+        name=info["name"],
+        id=info["id"],
+        mel_spec=MelSpec.from_dict(info["mel_spec"]),
+        vae_config=info["vae_config"],
+        vae_weights=vae,
+        sliders=sliders,
+        training=info["training"],
+        vocoder_state=states,
+        created=info["created"],
+        distill_version=info["distill_version"],
+    )
+
+
+def _vocoder_backend(key: str, backends: dict[str, Any]) -> str | None:
+    """The backend a `vocoder.<backend>.<key>` tensor belongs to (backend names may hold dots)."""
+    matches = [name for name in backends if key.startswith(f"vocoder.{name}.")]
+    return max(matches, key=len) if matches else None
+
+
+# -- saving -----------------------------------------------------------------------------------------
+def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
+    """Write `model` to `path` atomically: readers see the old file or the new one, never a part."""
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    path = Path(path)
+    header = {
+        "name": model.name,
+        "id": model.id,
+        "created": model.created,
+        "distill_version": model.distill_version or __version__,
+        "mel_spec": model.mel_spec.to_dict(),
+        "vae_config": model.vae_config,
+        "sliders": {"sliders": [attrs.asdict(slider) for slider in model.sliders.sliders]},
+        "training": model.training,
+        "vocoder_state": {
+            name: {"version": state.version, "config": state.config, "training": state.training}
+            for name, state in model.vocoder_state.items()
+        },
+    }
+    try:
+        header_json = json.dumps(header)
+    except (TypeError, ValueError) as exc:
+        raise DistillError(f"cannot save model {model.name!r} to {path}: its metadata is not JSON ({exc})") from None
+    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "distill": header_json}
+    tensors = _tensors(model)
+    if not path.parent.is_dir():
+        raise DistillError(f"cannot save {path}: the folder {path.parent} does not exist; create it first")
+    with atomic_output(path) as temp:
+        save_file(tensors, str(temp), metadata=metadata)
+
+
+def _tensors(model: DistillModel) -> dict[str, torch.Tensor]:
+    import torch
+
+    def own(tensor: torch.Tensor) -> torch.Tensor:
+        # safetensors refuses tensors that share storage (tied weights, views): give each its own copy.
+        return tensor.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+
+    tensors = {f"vae.{key}": own(t) for key, t in model.vae_weights.items()}
+    tensors["sliders.components"] = own(model.sliders.components)
+    tensors["sliders.center"] = own(model.sliders.center)
+    tensors["sliders.scales"] = own(model.sliders.scales)
+    for backend, state in model.vocoder_state.items():
+        for key, tensor in state.weights.items():
+            full = f"vocoder.{backend}.{key}"
+            if _vocoder_backend(full, model.vocoder_state) != backend:
+                raise DistillError(f"cannot save model {model.name!r}: vocoder tensor {full!r} is ambiguous")
+            tensors[full] = own(tensor)
+    return tensors
+
+

@@ -1,0 +1,44 @@
+"""Named slider settings saved beside a model in the library (`<name>.presets.json`), written atomically."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .atomic import write_json
+from .errors import DistillError
+from .library import check_name, presets_path
+
+
+def load_presets(model_name: str) -> dict[str, dict[str, float]]:
+    path = presets_path(model_name)
+    if not path.exists():
+        return {}
+    try:
+        data: Any = json.loads(path.read_text())
+        presets = {str(name): {str(k): float(v) for k, v in entry["sliders"].items()} for name, entry in data.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DistillError(f"presets file {path} is corrupt ({exc}); fix or delete it") from exc
+    return presets
+
+
+def get_preset(model_name: str, preset: str) -> dict[str, float]:
+    presets = load_presets(model_name)
+    if preset not in presets:
+        known = ", ".join(sorted(presets)) or "none yet (distill preset save MODEL NAME --slider …)"
+        raise DistillError(f"model {model_name!r} has no preset {preset!r}; its presets: {known}")
+    return presets[preset]
+
+
+def save_preset(model_name: str, preset: str, sliders: dict[str, float]) -> None:
+    check_name(preset)
+    presets = load_presets(model_name)
+    presets[preset] = sliders
+    write_json(presets_path(model_name), {name: {"sliders": values} for name, values in sorted(presets.items())})
+
+
+def delete_preset(model_name: str, preset: str) -> None:
+    presets = load_presets(model_name)
+    get_preset(model_name, preset)
+    del presets[preset]
+    write_json(presets_path(model_name), {name: {"sliders": values} for name, values in sorted(presets.items())})

@@ -1,0 +1,97 @@
+"""Slider analysis: PCA of the encoded corpus, safe ranges, and names from audio features.
+
+Every latent frame of every corpus file is encoded (posterior mean). The principal directions
+that explain a meaningful share of the variance become sliders; a slider's value is an offset
+along its direction (0 = the corpus as it is), its safe range the 2nd-98th percentile of the
+corpus' own projections. Each is named after the audio feature it correlates with most strongly
+(|r| >= 0.4), oriented so that higher values mean more of it; otherwise "axis N". The full PCA
+(all directions and their spreads) is kept: prior sampling draws from that Gaussian.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .melspec import DISTILL_MEL, MelSpec
+from .model import Slider, SliderAnalysis
+from .vae import MelVAE
+
+MAX_SLIDERS = 6
+MIN_EXPLAINED = 0.05  # a direction explaining less than this share of the variance is not a slider
+MIN_CORRELATION = 0.4
+FEATURES = ("loudness", "brightness", "noisiness", "pitch")
+
+
+def frame_features(mel: torch.Tensor, spec: MelSpec = DISTILL_MEL) -> dict[str, torch.Tensor]:
+    """Per-frame audio features from log-mels [n_mels, T]: each a tensor [T]."""
+    import numpy as np
+
+    from .melspec import hz_to_mel, mel_to_hz
+
+    edges = np.linspace(hz_to_mel(spec.fmin, spec.mel_scale), hz_to_mel(spec.fmax_hz, spec.mel_scale), spec.n_mels + 2)
+    centres = torch.from_numpy(mel_to_hz(edges[1:-1], spec.mel_scale)).float()
+    power = torch.exp(2 * mel)  # magnitude mels -> power
+    total = power.sum(dim=0) + 1e-12
+    return {
+        "loudness": 10 * torch.log10(total),
+        "brightness": torch.log2((power * centres[:, None]).sum(dim=0) / total + 1.0),
+        "noisiness": torch.exp(torch.log(power + 1e-12).mean(dim=0)) / (power.mean(dim=0) + 1e-12),
+        "pitch": torch.log2(centres[power.argmax(dim=0)] + 1.0),
+    }
+
+
+@torch.inference_mode()
+def encode_corpus(vae: MelVAE, mels: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Posterior means of every latent frame [N, latent_dim], and the features of the mel frames each covers."""
+    latents: list[torch.Tensor] = []
+    features: dict[str, list[torch.Tensor]] = {name: [] for name in FEATURES}
+    for mel in mels:
+        mean, _ = vae.encode(mel[None])
+        latents.append(mean[0].T)
+        frames = mean.shape[-1] * vae.downsample
+        padded = torch.nn.functional.pad(mel, (0, frames - mel.shape[-1]), mode="replicate")
+        for name, values in frame_features(padded).items():
+            features[name].append(values.reshape(-1, vae.downsample).mean(dim=1))
+    return torch.cat(latents), {name: torch.cat(values) for name, values in features.items()}
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(a.norm() * b.norm())
+    return float((a * b).sum()) / denominator if denominator > 0 else 0.0
+
+
+def analyse(vae: MelVAE, mels: list[torch.Tensor]) -> SliderAnalysis:
+    latents, features = encode_corpus(vae, mels)
+    center = latents.mean(dim=0)
+    centred = (latents - center).double()
+    _, singular, directions = torch.linalg.svd(centred, full_matrices=False)
+    variances = singular.square() / max(1, len(latents) - 1)
+    explained = variances / variances.sum().clamp(min=1e-12)
+    components = directions.float()  # rows, by decreasing variance
+    projections = (centred.float() @ components.T)  # [N, latent_dim]
+
+    audible = features["loudness"] > features["loudness"].max() - 60  # ignore near-silent frames
+    sliders: list[Slider] = []
+    for k in range(min(MAX_SLIDERS, len(components))):
+        if k > 0 and explained[k] < MIN_EXPLAINED:
+            break
+        values = projections[audible, k] if audible.sum() > 2 else projections[:, k]
+        correlations = {
+            name: round(_pearson(values, feature[audible] if audible.sum() > 2 else feature), 3)
+            for name, feature in features.items()
+        }
+        taken = {s.name for s in sliders}
+        best = max((n for n in correlations if n not in taken), key=lambda n: abs(correlations[n]), default=None)
+        if best is not None and abs(correlations[best]) >= MIN_CORRELATION:
+            name = best
+            if correlations[best] < 0:  # orient the direction so that higher means more of the feature
+                components[k] = -components[k]
+                projections[:, k] = -projections[:, k]
+                correlations = {n: -r for n, r in correlations.items()}
+        else:
+            name = f"axis {k + 1}"
+        low, high = torch.quantile(projections[:, k], torch.tensor([0.02, 0.98])).tolist()
+        sliders.append(Slider(name, k, round(low, 4), round(high, 4), 0.0, round(float(explained[k]), 4),
+                              correlations))
+    return SliderAnalysis(sliders, components, center, variances.sqrt().float())

@@ -1,0 +1,53 @@
+"""What to train: the settings of a run and the presets that choose them from the corpus size.
+
+No torch here: the CLI reads these choices at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from .errors import DistillError
+from .melspec import DISTILL_MEL
+
+PRESETS = ("auto", "conservative", "balanced", "aggressive")
+
+
+@attrs.frozen
+class TrainSettings:
+    steps: int
+    batch_size: int = 16
+    lr: float = 1e-3
+    kl_weight: float = 0.01
+    channels: int = 128
+    latent_dim: int = 16
+    downsample: int = 8
+    segment_frames: int = 128  # 1.5 s of audio per training example
+    seed: int = 0
+    checkpoint_every: int = 200
+
+    def vae_config(self) -> dict[str, int]:
+        return {"n_mels": DISTILL_MEL.n_mels, "channels": self.channels, "latent_dim": self.latent_dim,
+                "downsample": self.downsample}
+
+
+def preset_settings(preset: str, corpus_seconds: float) -> tuple[str, TrainSettings]:
+    """Settings for a preset, scaled to the amount of audio; `auto` picks the preset by corpus size."""
+    if preset == "auto":
+        preset = "conservative" if corpus_seconds < 30 else "aggressive" if corpus_seconds > 1800 else "balanced"
+    if preset == "conservative":  # tiny corpora: a smaller network, stronger regularisation
+        steps = min(3000, 600 + int(4 * corpus_seconds))
+        return preset, TrainSettings(steps=steps, channels=96, kl_weight=0.02)
+    if preset == "balanced":
+        return preset, TrainSettings(steps=min(6000, 1000 + int(6 * corpus_seconds)))
+    if preset == "aggressive":
+        return preset, TrainSettings(steps=min(20000, 3000 + int(8 * corpus_seconds)), channels=160, lr=8e-4)
+    raise DistillError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def steps_for_epochs(epochs: float, train_frames: int, settings: TrainSettings) -> int:
+    """An epoch is as many steps as it takes to draw the training audio's length in segments once."""
+    per_epoch = max(1, math.ceil(train_frames / (settings.segment_frames * settings.batch_size)))
+    return max(1, math.ceil(epochs * per_epoch))

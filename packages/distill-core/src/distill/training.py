@@ -1,0 +1,253 @@
+"""Training the mel VAE: presets that adapt to corpus size, random segments across all files,
+checkpoints kept apart from the model, and resume after Ctrl-C or kill -9.
+
+Everything random comes from two generators whose states are checkpointed (segment sampling and
+the reparameterisation noise), so a resumed CPU run with a seed ends with the same weights as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from .atomic import atomic_output
+from .errors import DistillError
+from .melspec import DISTILL_MEL
+from .train_settings import TrainSettings
+from .vae import MelVAE, kl_divergence
+
+CHECKPOINT_FORMAT = "distill-training-checkpoint"
+CHECKPOINT_SECONDS = 60.0  # also checkpoint on a timer, so kill -9 loses at most this much work
+
+@attrs.define
+class TrainingData:
+    train: list[torch.Tensor]  # log-mels [n_mels, frames], one per file
+    validation: list[torch.Tensor]
+    validation_names: list[str]
+
+
+def split_by_file(mels: list[torch.Tensor], names: list[str], seed: int) -> TrainingData:
+    """Hold out ~10% of the files (at least one once there are 4), never segments of a training file."""
+    count = len(mels)
+    held_out = 0 if count < 4 else max(1, round(0.1 * count))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    validation = sorted(order[:held_out])
+    return TrainingData(
+        train=[mels[i] for i in sorted(order[held_out:])],
+        validation=[mels[i] for i in validation],
+        validation_names=[names[i] for i in validation],
+    )
+
+
+def sample_batch(
+    mels: list[torch.Tensor], batch_size: int, frames: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random segments across all files (longer files drawn more often); short files are padded
+    with silence and masked out of the loss. Returns (mels [B, n_mels, frames], mask [B, 1, frames])."""
+    lengths = torch.tensor([m.shape[-1] for m in mels], dtype=torch.float64)
+    picks = torch.multinomial(lengths, batch_size, replacement=True, generator=generator).tolist()
+    batch = torch.full((batch_size, mels[0].shape[0], frames), DISTILL_MEL.silence)
+    mask = torch.zeros(batch_size, 1, frames)
+    for row, index in enumerate(picks):
+        mel = mels[index]
+        start = int(torch.randint(0, max(mel.shape[-1] - frames, 0) + 1, (1,), generator=generator))
+        piece = mel[:, start : start + frames]
+        batch[row, :, : piece.shape[-1]] = piece
+        mask[row, :, : piece.shape[-1]] = 1.0
+    return batch, mask
+
+
+@torch.inference_mode()
+def reconstruction_l1(vae: MelVAE, mels: list[torch.Tensor], chunk: int = 8192) -> float | None:
+    """Mean absolute log-mel error (nats) of reconstructing whole files from their posterior mean."""
+    if not mels:
+        return None
+    total, count = 0.0, 0
+    device = next(vae.parameters()).device
+    for mel in mels:
+        for start in range(0, mel.shape[-1], chunk):
+            piece = mel[None, :, start : start + chunk].to(device)
+            recon, _, _ = vae(piece, sample=False)
+            total += float((recon - piece).abs().sum())
+            count += piece.numel()
+    return total / count
+
+
+def learning_rate(step: int, settings: TrainSettings) -> float:
+    """Linear warm-up for 5% of the steps, then cosine decay to 5% of the peak."""
+    warmup = max(1, settings.steps // 20)
+    if step < warmup:
+        return settings.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, settings.steps - warmup)
+    return settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def kl_weight(step: int, settings: TrainSettings) -> float:
+    """KL annealed in over the first 20% of the steps, so the latents learn to carry information first."""
+    return settings.kl_weight * min(1.0, step / max(1, settings.steps // 5))
+
+
+class TrainingInterrupted(Exception):
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted at step {step}")
+        self.step, self.checkpoint = step, checkpoint
+
+
+@contextlib.contextmanager
+def stop_on_sigint() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the loop to stop after the current step; a second one aborts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomic: a crash mid-write leaves the previous checkpoint in place."""
+    with atomic_output(path) as temp:
+        torch.save(state, temp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
+    except Exception as exc:
+        raise DistillError(f"training checkpoint {path} is unreadable ({exc}); start over with --restart") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise DistillError(f"{path} is not a distill training checkpoint; start over with --restart")
+    return state
+
+
+@attrs.define
+class TrainResult:
+    vae: MelVAE
+    steps: int
+    losses: dict[str, float | None]
+    history: list[dict[str, float]]
+    seconds: float
+
+
+ProgressHook = Callable[[int, dict[str, float]], None]
+
+
+def train_vae(
+    data: TrainingData,
+    settings: TrainSettings,
+    checkpoint_path: Path,
+    *,
+    fingerprint: str,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: ProgressHook | None = None,
+    on_checkpoint: Callable[[int, MelVAE], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) and return the trained VAE. Raises TrainingInterrupted after saving a
+    checkpoint when the user presses Ctrl-C."""
+    torch.manual_seed(settings.seed)
+    vae = MelVAE(**settings.vae_config())
+    all_train = torch.cat(data.train, dim=1)
+    vae.mel_mean.copy_(all_train.mean(dim=1))
+    vae.mel_std.copy_(all_train.std(dim=1).clamp(min=0.05))
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=1e-4)
+    sampler = torch.Generator().manual_seed(settings.seed)
+    noise = torch.Generator().manual_seed(settings.seed + 1)
+    step, history, elapsed = 0, [], 0.0
+
+    if resume:
+        state = load_checkpoint(checkpoint_path)
+        if state["fingerprint"] != fingerprint:
+            raise DistillError(
+                f"the audio changed since checkpoint {checkpoint_path} was written; start over with --restart"
+            )
+        if attrs.evolve(TrainSettings(**state["settings"]), steps=settings.steps) != settings:
+            raise DistillError(f"resuming {checkpoint_path} needs the settings it was started with")
+        vae.load_state_dict(state["vae"])
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.set_state(state["sampler"])
+        noise.set_state(state["noise"])
+        step, history, elapsed = state["step"], state["history"], state["seconds"]
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            checkpoint_path,
+            {
+                "format": CHECKPOINT_FORMAT,
+                "step": step,
+                "settings": attrs.asdict(settings),
+                "fingerprint": fingerprint,
+                "vae": vae.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "sampler": sampler.get_state(),
+                "noise": noise.get_state(),
+                "history": history,
+                "seconds": elapsed + time.monotonic() - started,
+            },
+        )
+
+    vae.to(device).train()
+    started = last_checkpoint = time.monotonic()
+    inv_std = 1.0 / vae.mel_std[None, :, None]
+    with stop_on_sigint() as stop_requested:
+        while step < settings.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, settings)
+            batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
+            batch, mask = batch.to(device), mask.to(device)
+            mean, log_var = vae.encode(batch)
+            eps = torch.randn(mean.shape, generator=noise).to(device)
+            recon = vae.decode(mean + eps * torch.exp(0.5 * log_var))[..., : batch.shape[-1]]
+            error = (recon - batch).abs() * mask
+            l1 = error.sum() / (mask.sum() * batch.shape[1])
+            l1_std = (error * inv_std).sum() / (mask.sum() * batch.shape[1])  # what is optimised
+            kl = kl_divergence(mean, log_var)
+            loss = l1_std + kl_weight(step, settings) * kl
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            record = {"step": float(step), "l1": l1.item(), "kl": kl.item()}
+            if step % 50 == 0 or step == settings.steps:
+                history.append(record)
+            if progress:
+                progress(step, record)
+            now = time.monotonic()
+            due = step % settings.checkpoint_every == 0 or now - last_checkpoint > CHECKPOINT_SECONDS
+            if stop_requested.is_set() or (due and step < settings.steps):
+                checkpoint()
+                last_checkpoint = now
+                if on_checkpoint:
+                    on_checkpoint(step, vae)
+                if stop_requested.is_set():
+                    raise TrainingInterrupted(step, checkpoint_path)
+
+    vae.eval()
+    final = history[-1] if history else {"l1": float("nan"), "kl": float("nan")}
+    losses = {
+        "train_l1": reconstruction_l1(vae, data.train),
+        "validation_l1": reconstruction_l1(vae, data.validation),
+        "last_batch_l1": final["l1"],
+        "kl": final["kl"],
+    }
+    return TrainResult(vae.cpu(), step, losses, history, elapsed + time.monotonic() - started)

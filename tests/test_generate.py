@@ -1,0 +1,206 @@
+"""Generation through the real CLI with a real vocoder backend (the example Griffin-Lim plugin):
+every path, exact durations, seams, replay determinism, formats and tags, presets, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from conftest import run_cli
+from distill.examples import make_example_corpus
+from distill.melspec import MelSpec
+from distill.modelfile import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """Two small trained models (model files used by path) and a folder of their audio."""
+    root = tmp_path_factory.mktemp("gen")
+    corpus = root / "sounds"
+    make_example_corpus(corpus, files=6, seconds=1.5, seed=5)
+    env = {"DISTILL_HOME": str(root / "home")}
+    paths = {"corpus": corpus}
+    for name, seed in (("alpha", 1), ("beta", 2)):
+        run_cli("train", str(corpus), "--name", name, "--steps", "30", "--batch-size", "4", "--seed", str(seed),
+                env=env)
+        paths[name] = root / "home" / "models" / f"{name}.distill"
+    return paths
+
+
+def generate(model: Path, out: Path, *args: str, expect: int | None = 0):
+    result = run_cli("generate", str(model), "--json", "-o", str(out), *args, expect=expect)
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result, records
+
+
+@pytest.mark.parametrize("seconds", [0.1, 2.5, 7.3])
+def test_prior_sampling_has_exact_length(models, tmp_path, seconds):
+    _, (record,) = generate(models["alpha"], tmp_path, "-d", str(seconds), "--seed", "3")
+    audio, rate = soundfile.read(record["path"])
+    assert rate == 48000 and len(audio) == round(seconds * 48000)
+    assert np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-4  # never louder than -1 dBFS
+    assert record["vocoder"] == "griffinlim" and "mel recipe" in record["reason"]
+
+
+def test_same_seed_same_samples_and_replay_is_bit_identical(models, tmp_path):
+    _, (first,) = generate(models["alpha"], tmp_path / "a", "-d", "1.5", "--seed", "11", "--evolution", "0.8")
+    _, (second,) = generate(models["alpha"], tmp_path / "b", "-d", "1.5", "--seed", "11", "--evolution", "0.8")
+    a, b = soundfile.read(first["path"])[0], soundfile.read(second["path"])[0]
+    assert np.array_equal(a, b)
+    _, (other,) = generate(models["alpha"], tmp_path / "c", "-d", "1.5", "--seed", "12", "--evolution", "0.8")
+    assert not np.array_equal(a, soundfile.read(other["path"])[0])
+    result = run_cli("generate", "--replay", first["path"] + ".json", "--json")
+    replayed = json.loads(result.stdout)
+    assert replayed["path"].endswith("-replay.wav")
+    assert np.array_equal(a, soundfile.read(replayed["path"])[0])
+
+
+def test_sliders_by_name_and_index_and_clamping(models, tmp_path):
+    model = load_model(models["alpha"])
+    first = model.sliders.sliders[0]
+    _, (plain,) = generate(models["alpha"], tmp_path / "p", "-d", "1", "--seed", "4", "--normalize", "none")
+    _, (moved,) = generate(models["alpha"], tmp_path / "m", "-d", "1", "--seed", "4", "--normalize", "none",
+                           "--slider", f"{first.name}={first.high}")
+    _, (by_index,) = generate(models["alpha"], tmp_path / "i", "-d", "1", "--seed", "4", "--normalize", "none",
+                              "--slider", f"0={first.high}")
+    a, b, c = (soundfile.read(r["path"])[0] for r in (plain, moved, by_index))
+    assert not np.allclose(a, b) and np.array_equal(b, c)
+    _, (clamped,) = generate(models["alpha"], tmp_path / "c", "-d", "1", "--seed", "4",
+                             "--slider", f"{first.name}={first.high + 100}")
+    assert any("outside its safe range" in w for w in clamped["warnings"])
+    result = run_cli("generate", str(models["alpha"]), "--slider", "sparkle=1", "-o", str(tmp_path), expect=1)
+    assert "unknown slider 'sparkle'" in result.stderr and first.name in result.stderr
+
+
+def test_variation_morph_and_blend(models, tmp_path):
+    source = sorted(models["corpus"].glob("*.wav"))[0]
+    target = sorted(models["corpus"].glob("*.wav"))[1]
+    from_source = ["--from-audio", str(source), "-d", "1.2", "--seed", "1"]
+    _, (rebuilt,) = generate(models["alpha"], tmp_path / "v0", *from_source)
+    _, (varied,) = generate(models["alpha"], tmp_path / "v5", *from_source, "--variation", "0.5")
+    assert not np.allclose(soundfile.read(rebuilt["path"])[0], soundfile.read(varied["path"])[0])
+    _, (morph,) = generate(models["alpha"], tmp_path / "mo", "--morph", str(source), str(target), "-d", "2",
+                           "--seed", "1")
+    _, (seeds,) = generate(models["alpha"], tmp_path / "ms", "--morph", "seed:1", "seed:2", "-d", "2", "--seed", "1")
+    assert len(soundfile.read(morph["path"])[0]) == len(soundfile.read(seeds["path"])[0]) == 96000
+    _, (blend,) = generate(models["alpha"], tmp_path / "bl", "--blend", f"{models['beta']}:0.4", "-d", "1",
+                           "--seed", "1")
+    assert any("blending 2 models in the mel domain" in w for w in blend["warnings"])
+    sidecar = json.loads(Path(blend["path"] + ".json").read_text())
+    assert sidecar["blend"][0]["weight"] == 0.4 and sidecar["blend_mode"] == "mel"
+
+
+def test_windows_join_without_seams(models, tmp_path):
+    # 7 s spans three vocoder windows (about 2.8 s of new audio each); joins are crossfaded.
+    _, (record,) = generate(models["alpha"], tmp_path, "-d", "7", "--seed", "2", "--sample-rate", "44100",
+                            "--normalize", "none")
+    audio = soundfile.read(record["path"])[0]
+    steps = np.abs(np.diff(audio))
+    typical = np.percentile(steps, 99)
+    for join in (240 * 512, 2 * 240 * 512):
+        around = steps[join - 200 : join + 200]
+        assert around.max() <= 2 * typical, (join, around.max(), typical)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "depth", "subtype"),
+    [("wav", "16", "PCM_16"), ("wav", "24", "PCM_24"), ("wav", "32f", "FLOAT"), ("flac", None, "PCM_24"),
+     ("ogg", None, "VORBIS"), ("mp3", None, "MPEG_LAYER_III")],
+)
+def test_formats_and_tags(models, tmp_path, fmt, depth, subtype):
+    args = ["--format", fmt, *(["--bit-depth", depth] if depth else []), "-d", "1", "--seed", "9"]
+    _, (record,) = generate(models["alpha"], tmp_path, *args)
+    assert record["path"].endswith(f".{fmt}")
+    with soundfile.SoundFile(record["path"]) as f:
+        assert f.subtype == subtype and f.samplerate == 48000
+        if fmt in ("wav", "flac", "ogg"):
+            assert f.frames == 48000
+            assert f.title == "alpha #9" and f.artist == "distill model alpha"
+            assert "seed=9" in f.comment and "vocoder=griffinlim" in f.comment
+
+
+def test_normalize_modes_never_clip(models, tmp_path):
+    for mode in ("peak", "lufs", "none"):
+        _, (record,) = generate(models["alpha"], tmp_path / mode, "-d", "1", "--seed", "5", "--normalize", mode)
+        audio = soundfile.read(record["path"])[0]
+        assert np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-4, mode
+
+
+def test_count_names_and_never_overwrite(models, tmp_path):
+    _, records = generate(models["alpha"], tmp_path, "-n", "3", "--seed", "20", "-d", "0.5")
+    assert [Path(r["path"]).name for r in records] == ["alpha-20.wav", "alpha-21.wav", "alpha-22.wav"]
+    before = Path(records[0]["path"]).read_bytes()
+    result, _ = generate(models["alpha"], tmp_path, "--seed", "20", "-d", "0.9", expect=1)
+    assert "already exists" in result.stderr and "--overwrite" in result.stderr
+    assert Path(records[0]["path"]).read_bytes() == before
+    generate(models["alpha"], tmp_path, "--seed", "20", "-d", "0.9", "--overwrite")
+    assert len(soundfile.read(records[0]["path"])[0]) == round(0.9 * 48000)
+
+
+def test_vocoder_is_loaded_once_per_process(models, tmp_path, monkeypatch):
+    from distill_griffinlim.vocoders import GriffinLim
+
+    calls = []
+    original = GriffinLim.load.__func__
+
+    def counting_load(cls, state=None, device="cpu"):
+        calls.append(device)
+        return original(cls, state, device)
+
+    monkeypatch.setattr(GriffinLim, "load", classmethod(counting_load))
+    generate(models["alpha"], tmp_path, "-n", "3", "-d", "0.3", "--seed", "1",
+             "--blend", f"{models['beta']}:0.5")
+    assert calls == ["cpu"]
+
+
+def test_presets(models, tmp_path):
+    model = load_model(models["alpha"])
+    first = model.sliders.sliders[0]
+    run_cli("preset", "save", str(models["alpha"]), "dark", "--slider", f"{first.name}={first.low}")
+    listing = json.loads(run_cli("preset", "list", str(models["alpha"]), "--json").stdout)
+    assert listing == {"dark": {first.name: first.low}}
+    _, (with_preset,) = generate(models["alpha"], tmp_path / "a", "--preset", "dark", "-d", "1", "--seed", "2")
+    _, (explicit,) = generate(models["alpha"], tmp_path / "b", "--slider", f"{first.name}={first.low}", "-d", "1",
+                              "--seed", "2")
+    assert np.array_equal(soundfile.read(with_preset["path"])[0], soundfile.read(explicit["path"])[0])
+    result = run_cli("generate", str(models["alpha"]), "--preset", "bright", "-o", str(tmp_path), expect=1)
+    assert "no preset 'bright'" in result.stderr and "dark" in result.stderr
+    run_cli("preset", "delete", str(models["alpha"]), "dark")
+    assert json.loads(run_cli("preset", "list", str(models["alpha"]), "--json").stdout) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-d", "0"], "duration must be between 0.1 and 600"),
+        (["-d", "601"], "duration must be between 0.1 and 600"),
+        (["--from-audio", "nope.wav"], "--from-audio file not found: nope.wav"),
+        (["--morph", "nope.wav", "seed:2"], "neither an audio file nor seed:N"),
+        (["--vocoder", "bigvgan"], "'bigvgan' is not installed (installed: griffinlim"),
+        (["--blend", "alpha:1.5"], "add up to less than 1"),
+        (["--format", "wav", "--bit-depth", "32f", "--output", "x.flac"], "does not end in .wav"),
+    ],
+)
+def test_bad_input_is_one_clear_line(models, tmp_path, args, message):
+    result = run_cli("generate", str(models["alpha"]), "-o", str(tmp_path), *args, expect=None)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_blending_different_sample_rates_is_refused(models, tmp_path):
+    other = load_model(models["beta"])
+    other.mel_spec = MelSpec(sample_rate=48000)
+    odd = tmp_path / "odd.distill"
+    save_model(other, odd)
+    result = run_cli("generate", str(models["alpha"]), "--blend", f"{odd}:0.5", "-o", str(tmp_path / "out"), expect=1)
+    assert "different sample rates" in result.stderr and "48000 Hz" in result.stderr
+
+
+def test_no_vocoder_says_what_to_install(models, tmp_path):
+    result = run_cli("generate", str(models["alpha"]), "-o", str(tmp_path), env={"DISTILL_LOAD_PLUGINS": ""}, expect=1)
+    assert 'pip install "distill[bigvgan]"' in result.stderr and "train-vocoder" in result.stderr
+    assert not list(tmp_path.iterdir())

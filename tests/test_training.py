@@ -1,0 +1,113 @@
+"""Training through the real CLI on a corpus the test synthesises (plus deliberately broken files):
+the model lands in the library with sliders, and survives Ctrl-C, kill -9 and --resume with the
+same weights as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import run_cli
+from distill.examples import make_example_corpus
+from distill.library import checkpoint_dir, model_path
+from distill.modelfile import load_model
+
+FAST = ["--steps", "40", "--batch-size", "4", "--checkpoint-every", "10", "--seed", "7"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sounds")
+    make_example_corpus(folder / "takes", files=6, seconds=1.5, seed=3)
+    (folder / "notes.txt").write_text("session notes")
+    (folder / "broken.wav").write_bytes(b"RIFF" + os.urandom(200))
+    return folder
+
+
+def vae_weights(name: str) -> dict[str, torch.Tensor]:
+    return load_model(model_path(name)).vae_weights
+
+
+def test_train_end_to_end(corpus):
+    result = run_cli("train", str(corpus), "--name", "field", *FAST, "--json")
+    record = json.loads(result.stdout)
+    assert record["steps"] == 40 and record["files"] == 6
+    skipped = {s["relative"]: s["kind"] for s in record["skipped"]}
+    assert skipped == {"broken.wav": "unreadable", "notes.txt": "not-audio"}
+    assert "skipped notes.txt: not audio" in result.stderr
+    assert record["losses"]["validation_l1"] > 0  # one of six files held out
+    assert record["sliders"]
+    model = load_model(model_path("field"))
+    assert model.training["steps"] == 40 and model.training["corpus_path"] == str(corpus.resolve())
+    assert len(model.sliders.sliders) >= 1 and model.sliders.components.shape == (16, 16)
+    assert not (checkpoint_dir("field") / "vae.ckpt").exists()  # a finished run leaves no checkpoint
+    listing = json.loads(run_cli("model", "list", "--json").stdout)
+    assert [entry["name"] for entry in listing] == ["field"]
+
+
+def test_same_seed_same_weights_and_resume_after_ctrl_c_and_kill(corpus, tmp_path):
+    run_cli("train", str(corpus), "--name", "whole", *FAST)
+    reference = vae_weights("whole")
+    env = {**os.environ}
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        exe = Path(sys.executable).with_name("distill")
+        return subprocess.Popen([str(exe), "train", str(corpus), "--name", "cut", *FAST, *extra], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    checkpoint = checkpoint_dir("cut") / "vae.ckpt"
+
+    def wait_for_checkpoint(process: subprocess.Popen[str]) -> None:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    # kill -9 after the first checkpoint: --resume carries on from it
+    process = start()
+    wait_for_checkpoint(process)
+    process.kill()
+    process.wait()
+    # Ctrl-C: a checkpoint is saved and the exact resume command printed
+    process = start("--resume")
+    mtime = checkpoint.stat().st_mtime_ns
+    while checkpoint.stat().st_mtime_ns == mtime and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("training finished before Ctrl-C arrived")  # a very fast machine
+    assert process.returncode == 130, stderr
+    assert "checkpoint saved" in stderr
+    assert f"Resume with: distill train {corpus} --name cut --resume" in stderr
+    assert checkpoint.exists() and not model_path("cut").exists()
+
+    run_cli("train", str(corpus), "--name", "cut", "--resume")
+    resumed = vae_weights("cut")
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        assert torch.equal(resumed[key], reference[key]), key
+
+
+def test_refusals_say_what_to_do(corpus, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("train", str(empty), "--name", "x", expect=1)
+    assert "found no files" in result.stderr
+    run_cli("train", str(corpus), "--name", "taken", "--steps", "2", "--batch-size", "2")
+    result = run_cli("train", str(corpus), "--name", "taken", "--steps", "2", expect=1)
+    assert "already exists" in result.stderr and "--overwrite" in result.stderr
+    result = run_cli("train", str(corpus), "--name", "nothing", "--resume", expect=1)
+    assert "no interrupted run of 'nothing' to resume" in result.stderr
+    result = run_cli("train", str(corpus), "--name", "bad/name", expect=None)
+    assert result.exit_code != 0
+    result = run_cli("train", str(corpus), "--name", "x", "--steps", "5", "--epochs", "1", expect=2)
+    assert "not both" in result.stderr
