@@ -28,8 +28,6 @@ from .vocoder import VocoderBase
 MAX_SECONDS = 600.0
 MIN_SECONDS = 0.1
 MAX_BLENDS = 4
-WINDOW_FRAMES = 256  # about 3 s of audio per vocoder pass
-OVERLAP_FRAMES = 16  # about 0.19 s crossfade between passes
 
 
 @attrs.frozen
@@ -159,15 +157,16 @@ def output_samples(frames: int, model_spec: MelSpec, vocoder: VocoderBase) -> in
 @torch.inference_mode()
 def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor, model_spec: MelSpec) -> Iterator[np.ndarray]:
     """Waveform chunks (float32, at the vocoder's rate) for log-mels [n_mels, frames], rendered in
-    overlapping windows. Each window sees OVERLAP_FRAMES of context on each side of its share and
-    neighbouring renders are crossfaded with a raised cosine over the overlap."""
+    windows of `vocoder.window_frames` overlapping by `vocoder.overlap_frames`; neighbouring renders
+    are crossfaded with a raised cosine across the overlap. Memory depends on the window, not the clip."""
     frames = mel.shape[-1]
-    step = WINDOW_FRAMES - OVERLAP_FRAMES
-    fade = output_samples(OVERLAP_FRAMES, model_spec, vocoder)
+    window, overlap = vocoder.window_frames, vocoder.overlap_frames
+    step = window - overlap
+    fade = output_samples(overlap, model_spec, vocoder)
     ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fade, dtype=np.float64))).astype(np.float32)
     pending: np.ndarray | None = None  # the previous window's tail, waiting to be crossfaded
     for start in range(0, frames, step):
-        stop = min(start + WINDOW_FRAMES, frames)
+        stop = min(start + window, frames)
         wanted = output_samples(stop, model_spec, vocoder) - output_samples(start, model_spec, vocoder)
         audio = vocoder.render(mel[None, :, start:stop].to(vocoder.device))[0].float().cpu().numpy()
         audio = np.pad(audio, (0, max(0, wanted - len(audio))))[:wanted]

@@ -145,6 +145,7 @@ class ConvertingVocoder(VocoderBase):
         self.inner = inner
         self.name = inner.name  # type: ignore[misc]
         self.mel_spec = source  # type: ignore[misc]
+        self.window_frames, self.overlap_frames = inner.window_frames, inner.overlap_frames  # type: ignore[misc]
         self.converter: MelConverter = MelConverter(source, inner.mel_spec)
 
     @property

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import torch
 
 VocoderKind = Literal["universal", "per-model"]
+DownloadProgress = Callable[[str, int, int], None]
 KINDS: tuple[VocoderKind, ...] = ("universal", "per-model")
 
 
@@ -56,6 +57,12 @@ class VocoderBase(abc.ABC):
     mel_spec: ClassVar[MelSpec]
     priority: ClassVar[int] = 0  # breaks ties between backends of the same rank; higher wins
     description: ClassVar[str] = ""
+    # Long clips are rendered in windows of `window_frames` that overlap by `overlap_frames`, joined by
+    # a raised-cosine crossfade across the overlap. A backend whose output depends on wide context
+    # sets an overlap of about twice its receptive field, so each join falls where both windows
+    # had full context (and then matches a single pass).
+    window_frames: ClassVar[int] = 256
+    overlap_frames: ClassVar[int] = 16
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
@@ -68,6 +75,12 @@ class VocoderBase(abc.ABC):
     def weights_present(cls) -> bool | None:
         """Whether the weights are on this machine; None when the backend needs none."""
         return None
+
+    @classmethod
+    def download(cls, progress: DownloadProgress | None = None) -> None:
+        """Fetch the weights ahead of time. Backends with downloadable weights override this and
+        call `progress(filename, bytes_done, bytes_total)` as bytes arrive."""
+        raise DistillError(f"vocoder {cls.name!r} has no weights to download")
 
     @classmethod
     def state_warning(cls, state: VocoderState) -> str | None:

@@ -58,3 +58,32 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
                 for name, r in vocoders.items()
             ],
         )
+
+
+@vocoders_group.command("download")
+@click.argument("name")
+def download_command(name: str) -> None:
+    """Download the weights of vocoder NAME ahead of time (then it works offline)."""
+    import sys
+
+    from tqdm import tqdm
+
+    from ..errors import DistillError
+    from ..plugins import installed_vocoders
+
+    vocoders = installed_vocoders()
+    if name not in vocoders:
+        raise DistillError(f"vocoder {name!r} is not installed (installed: {', '.join(vocoders) or 'none'})")
+    bars: dict[str, tqdm] = {}
+
+    def progress(filename: str, done: int, total: int) -> None:
+        if filename not in bars:
+            bars[filename] = tqdm(total=total, desc=filename, unit="B", unit_scale=True, file=sys.stderr)
+        bars[filename].update(done - bars[filename].n)
+
+    try:
+        vocoders[name].backend.download(progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    click.echo(f"{name}: weights are on this machine")
