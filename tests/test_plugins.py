@@ -33,7 +33,7 @@ def test_broken_plugin_never_takes_a_command_down():
 
 def test_vocoders_json_describes_backends():
     rows = {r["name"]: r for r in json.loads(run_cli("vocoders", "--json").stdout)}
-    assert set(rows) == {"griffinlim", "griffinlim-22k", "griffinlim-fitted"}
+    assert {"griffinlim", "griffinlim-22k", "griffinlim-fitted"} <= set(rows)
     assert rows["griffinlim"]["kind"] == "universal"
     assert rows["griffinlim"]["sample_rate"] == 44100
     assert rows["griffinlim-22k"]["mel_spec"]["n_mels"] == 80

@@ -8,7 +8,13 @@ import torch
 from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
 from distill.plugins import installed_vocoders
 from distill.selection import load_vocoder, select_vocoder
+from distill.vocoder import VocoderTrainingRun
 from signals import harmonic_tone
+
+
+def example_plugin() -> dict:
+    """Only the example plugin's backends, so outcomes do not depend on what else is installed."""
+    return {n: r for n, r in installed_vocoders().items() if r.plugin.distribution == "distill-griffinlim"}
 
 
 @attrs.define
@@ -23,18 +29,19 @@ def fitted_state(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("corpus") / "tone.wav"
     soundfile.write(path, harmonic_tone(196, 30), 44100)
-    return FittedGriffinLim.train([path], mel_spec=DISTILL_MEL, steps=1)
+    run = VocoderTrainingRun(audio_files=(path,), mel_spec=DISTILL_MEL, checkpoint_dir=path.parent / "ckpt")
+    return FittedGriffinLim.train(run)
 
 
 def test_same_recipe_universal_beats_a_converted_one():
-    choice = select_vocoder(Model())
+    choice = select_vocoder(Model(), installed=example_plugin())
     assert choice.backend.name == "griffinlim"
     assert "uses this model's mel recipe" in choice.reason
     assert choice.warnings == () and not choice.needs_conversion
 
 
 def test_bundled_state_wins_and_is_used(fitted_state):
-    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": fitted_state}))
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": fitted_state}), installed=example_plugin())
     assert choice.backend.name == "griffinlim-fitted"
     assert choice.state is fitted_state
     assert "trained for this model" in choice.reason
@@ -44,39 +51,40 @@ def test_bundled_state_wins_and_is_used(fitted_state):
 def test_under_trained_state_warns():
     state = VocoderState("griffinlim-fitted", "0.1.0", weights={"inverse": torch.zeros(1025, 128)},
                          training={"frames": 10})
-    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}))
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
     assert any("quality may be limited" in w for w in choice.warnings)
 
 
 def test_state_for_a_backend_that_is_not_installed_says_what_to_install():
     state = VocoderState("hifigan", "0.1.0")
-    choice = select_vocoder(Model(vocoder_state={"hifigan": state}))
+    choice = select_vocoder(Model(vocoder_state={"hifigan": state}), installed=example_plugin())
     assert choice.backend.name == "griffinlim"
     assert any('install distill[hifigan] to use it' in w for w in choice.warnings)
 
 
 def test_conversion_when_only_another_recipe_is_installed():
-    installed = {"griffinlim-22k": installed_vocoders()["griffinlim-22k"]}
+    installed = {"griffinlim-22k": example_plugin()["griffinlim-22k"]}
     choice = select_vocoder(Model(), installed=installed)
     assert choice.needs_conversion
     assert any("converts the model's mels" in w for w in choice.warnings)
-    own = select_vocoder(Model(mel_spec=choice.backend.mel_spec))
+    own = select_vocoder(Model(mel_spec=choice.backend.mel_spec), installed=example_plugin())
     assert own.backend.name == "griffinlim-22k" and not own.needs_conversion
 
 
 def test_priority_breaks_ties_within_a_rank():
     # For a model on a third recipe both universal backends need conversion: priority decides.
     other = MelSpec(sample_rate=24000, n_fft=1024, win_length=1024, hop_length=256, n_mels=100)
-    assert select_vocoder(Model(mel_spec=other)).backend.name == "griffinlim-22k"  # -50 beats -100
+    choice = select_vocoder(Model(mel_spec=other), installed=example_plugin())
+    assert choice.backend.name == "griffinlim-22k"  # priority -50 beats -100
 
 
 def test_explicit_vocoder_skips_ranking_and_fails_clearly(fitted_state):
-    choice = select_vocoder(Model(), requested="griffinlim-22k")
+    choice = select_vocoder(Model(), requested="griffinlim-22k", installed=example_plugin())
     assert choice.backend.name == "griffinlim-22k" and choice.needs_conversion
     with pytest.raises(DistillError, match=r"'bigvgan' is not installed \(installed: griffinlim, griffinlim-22k"):
-        select_vocoder(Model(), requested="bigvgan")
+        select_vocoder(Model(), requested="bigvgan", installed=example_plugin())
     with pytest.raises(DistillError, match="this model has none: run `distill train-vocoder"):
-        select_vocoder(Model(), requested="griffinlim-fitted")
+        select_vocoder(Model(), requested="griffinlim-fitted", installed=example_plugin())
 
 
 def test_nothing_installed_says_what_to_install():
@@ -87,7 +95,7 @@ def test_nothing_installed_says_what_to_install():
 def test_rendering_through_a_conversion_keeps_duration_and_pitch():
     wave = harmonic_tone(440, 2, top=2000)
     mel = DISTILL_MEL.mel(torch.from_numpy(wave))[None]
-    choice = select_vocoder(Model(), requested="griffinlim-22k")
+    choice = select_vocoder(Model(), requested="griffinlim-22k", installed=example_plugin())
     vocoder = load_vocoder(choice, DISTILL_MEL)
     assert vocoder is load_vocoder(choice, DISTILL_MEL)  # built once per process
     audio = vocoder.render(mel)[0].numpy()

@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 from conftest import run_cli
 from distill.examples import make_example_corpus
@@ -48,6 +50,12 @@ def test_train_end_to_end(corpus):
     assert model.training["steps"] == 40 and model.training["corpus_path"] == str(corpus.resolve())
     assert len(model.sliders.sliders) >= 1 and model.sliders.components.shape == (16, 16)
     assert not (checkpoint_dir("field") / "vae.ckpt").exists()  # a finished run leaves no checkpoint
+    # previews at every checkpoint, through the generation pipeline and the installed vocoder
+    assert "previews: every checkpoint" in result.stderr and "griffinlim" in result.stderr
+    previews = sorted((checkpoint_dir("field") / "previews").glob("step-*.wav"))
+    assert [p.name for p in previews] == ["step-000010.wav", "step-000020.wav", "step-000030.wav"]
+    audio, rate = soundfile.read(previews[0])
+    assert rate == 44100 and len(audio) == 3 * 44100 and np.abs(audio).max() > 0.1
     listing = json.loads(run_cli("model", "list", "--json").stdout)
     assert [entry["name"] for entry in listing] == ["field"]
 
@@ -95,6 +103,13 @@ def test_same_seed_same_weights_and_resume_after_ctrl_c_and_kill(corpus, tmp_pat
     assert resumed.keys() == reference.keys()
     for key in reference:
         assert torch.equal(resumed[key], reference[key]), key
+
+
+def test_previews_are_skipped_with_a_note_when_no_vocoder_is_installed(corpus):
+    result = run_cli("train", str(corpus), "--name", "quiet", "--steps", "12", "--batch-size", "2",
+                     "--checkpoint-every", "5", env={"DISTILL_LOAD_PLUGINS": ""})
+    assert "previews skipped: no vocoder can render this model" in result.stdout
+    assert not (checkpoint_dir("quiet") / "previews").exists()
 
 
 def test_refusals_say_what_to_do(corpus, tmp_path):

@@ -1,45 +1,71 @@
 """The offline demo: `python -m distill.demo [OUTPUT_DIR]` (what `nox -s demo` runs).
 
-It synthesises an example corpus, then runs as much of the pipeline as exists, and prints what it
-chose and wrote. It never fakes a result.
+It synthesises an example corpus, trains a model on it, and generates clips through the
+auto-selected vocoder, running the same `distill` commands a user would type (printed as it goes).
+It never fakes a result: every file it names was rendered by the pipeline.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import ClassVar
 
 import click
 
 
+def _distill(*args: str, env: dict[str, str]) -> str:
+    click.echo(f"\n$ distill {shlex.join(args)}")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "distill.cli", *args], env=env, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise click.ClickException(f"`distill {shlex.join(args)}` failed (exit {result.returncode})")
+    click.echo(result.stdout.rstrip())
+    click.echo(f"  ({time.monotonic() - started:.0f} s)")
+    return result.stdout
+
+
 @click.command()
-@click.argument("output", type=click.Path(path_type=Path), default=Path("demo-output"))
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"))
 def main(output: Path) -> None:
-    import soundfile
-    import torch
-
     from .examples import make_example_corpus
-    from .melspec import DISTILL_MEL
-    from .selection import load_vocoder, select_vocoder
 
-    corpus = make_example_corpus(output / "corpus", files=20, seconds=3.0)
-    click.echo(f"example corpus: {len(corpus)} files in {output / 'corpus'}")
+    started = time.monotonic()
+    output = output.resolve()
+    env = {**os.environ, "DISTILL_HOME": str(output / "library")}  # keep the demo out of your own library
+    corpus = output / "example-corpus"
+    make_example_corpus(corpus, files=20, seconds=3.0)
+    click.echo(f"example corpus: 20 synthesised recordings (tones, plucks, noise textures) in {corpus}")
 
-    class CorpusModel:  # until training lands: the corpus' own mels stand in for a model's
-        mel_spec = DISTILL_MEL
-        vocoder_state: ClassVar[dict] = {}
+    _distill("train", str(corpus), "--name", "demo", "--overwrite", "--restart", env=env)
+    vocoders = json.loads(_distill("vocoders", "--json", env=env))
+    if not vocoders:
+        raise click.ClickException("no vocoder is installed: pip install \"distill[bigvgan]\"")
+    if {v["name"] for v in vocoders} <= {"griffinlim", "griffinlim-22k", "griffinlim-fitted"}:
+        click.echo("note: the only vocoder installed is the Griffin-Lim example plugin (tests/plugins/"
+                   "distill-griffinlim): an honest stand-in until a neural vocoder is installed or trained; "
+                   "expect a phasey, metallic sound.")
 
-    choice = select_vocoder(CorpusModel())
-    click.echo(f"vocoder: {choice.backend.name} ({choice.reason})")
-    for warning in choice.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    vocoder = load_vocoder(choice, DISTILL_MEL)
-    wave, _ = soundfile.read(corpus[0], dtype="float32")
-    audio = vocoder.render(DISTILL_MEL.mel(torch.from_numpy(wave))[None])[0]
-    path = output / f"resynthesised-{corpus[0].stem}.wav"
-    soundfile.write(path, audio.numpy(), vocoder.sample_rate)
-    click.echo(f"wrote {path}: {corpus[0].name} resynthesised from its mel by {choice.backend.name}")
+    clips = output / "clips"
+    model = env["DISTILL_HOME"] + "/models/demo.distill"
+    first, second = sorted(corpus.glob("*.wav"))[:2]
+    runs = [
+        ["-d", "8", "--seed", "1", "--evolution", "0.5"],
+        ["-d", "8", "--seed", "1", "--slider", "0=2.0"],
+        ["-d", "6", "--seed", "2", "--morph", str(first), str(second)],
+        ["-d", "4", "--seed", "3", "--from-audio", str(first), "--variation", "0.4"],
+    ]
+    for args in runs:
+        for line in _distill("generate", model, "--vocoder", "auto", "-o", str(clips), "--overwrite", "--json",
+                             *args, env=env).splitlines():
+            record = json.loads(line)
+            click.echo(f"  -> {record['path']}: {record['seconds']} s, vocoder {record['vocoder']} "
+                       f"({record['reason']})")
+    click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,11 @@ def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor, model_spec: MelSpec) 
     window, overlap = vocoder.window_frames, vocoder.overlap_frames
     step = window - overlap
     fade = output_samples(overlap, model_spec, vocoder)
-    ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fade, dtype=np.float64))).astype(np.float32)
+    cross = min(fade, output_samples(vocoder.crossfade_frames or overlap, model_spec, vocoder))
+    lead = (fade - cross) // 2  # overlap samples taken from the previous window alone, before the crossfade
+    ramp = np.concatenate([np.zeros(lead, np.float32),
+                           (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, cross, dtype=np.float64))).astype(np.float32),
+                           np.ones(fade - lead - cross, np.float32)])
     pending: np.ndarray | None = None  # the previous window's tail, waiting to be crossfaded
     for start in range(0, frames, step):
         stop = min(start + window, frames)

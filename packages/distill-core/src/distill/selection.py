@@ -99,9 +99,12 @@ def select_vocoder(
             )
         return _choice(backend, model, f"{requested!r} was requested with --vocoder", notes)
 
+    # Within a rank, a backend whose weights are on this machine beats one that would have to
+    # download first: auto never fails while something usable is installed.
     ranked = sorted(
-        ((rank, -c.backend.priority, c.name, c) for c in installed.values() if (rank := _rank(c, model))),
-        key=lambda item: item[:3],
+        ((rank, c.backend.weights_present() is False, -c.backend.priority, c.name, c)
+         for c in installed.values() if (rank := _rank(c, model))),
+        key=lambda item: item[:4],
     )
     if not ranked:
         hint = (
@@ -110,7 +113,13 @@ def select_vocoder(
         )
         found = ", ".join(installed) or "none installed"
         raise DistillError(f"no vocoder can render this model ({found}): {hint}")
-    rank, _, name, best = ranked[0]
+    rank, _, _, name, best = ranked[0]
+    notes += [
+        f"vocoder {c.name!r} would be preferred but its weights are not on this machine: "
+        f"`distill vocoders download {c.name}` fetches them"
+        for r, missing, _, _, c in ranked
+        if missing and (r, -c.backend.priority) < (rank, -best.backend.priority)
+    ]
     reason = {
         BUNDLED: f"{name!r} was trained for this model and is bundled in it",
         SAME_RECIPE: f"{name!r} is a universal vocoder that uses this model's mel recipe",
@@ -146,6 +155,7 @@ class ConvertingVocoder(VocoderBase):
         self.name = inner.name  # type: ignore[misc]
         self.mel_spec = source  # type: ignore[misc]
         self.window_frames, self.overlap_frames = inner.window_frames, inner.overlap_frames  # type: ignore[misc]
+        self.crossfade_frames = inner.crossfade_frames  # type: ignore[misc]
         self.converter: MelConverter = MelConverter(source, inner.mel_spec)
 
     @property

@@ -27,6 +27,7 @@ class TrainSettings:
     segment_frames: int = 128  # 1.5 s of audio per training example
     seed: int = 0
     checkpoint_every: int = 200
+    augment: bool = True  # random gain and small mel-axis shifts: see training.augment
 
     def vae_config(self) -> dict[str, int]:
         return {"n_mels": DISTILL_MEL.n_mels, "channels": self.channels, "latent_dim": self.latent_dim,

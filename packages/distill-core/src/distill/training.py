@@ -67,6 +67,23 @@ def sample_batch(
     return batch, mask
 
 
+def augment(batch: torch.Tensor, generator: torch.Generator, max_shift: int = 3) -> torch.Tensor:
+    """Random gain (±4 dB) and a shift of up to `max_shift` mel bands per segment, so a corpus of a
+    few pitches and levels teaches the VAE about its neighbours too (README: held-out error)."""
+    rows = batch.shape[0]
+    gains = (torch.rand(rows, 1, 1, generator=generator) - 0.5).to(batch.device)
+    shifts = torch.randint(-max_shift, max_shift + 1, (rows,), generator=generator).tolist()
+    out = batch.clone()
+    for row, shift in enumerate(shifts):
+        if shift > 0:  # up: the lowest band is repeated below
+            out[row, shift:] = batch[row, :-shift]
+            out[row, :shift] = batch[row, :1]
+        elif shift < 0:
+            out[row, :shift] = batch[row, -shift:]
+            out[row, shift:] = batch[row, -1:]
+    return torch.clamp(out + gains, min=DISTILL_MEL.silence)
+
+
 @torch.inference_mode()
 def reconstruction_l1(vae: MelVAE, mels: list[torch.Tensor], chunk: int = 8192) -> float | None:
     """Mean absolute log-mel error (nats) of reconstructing whole files from their posterior mean."""
@@ -160,7 +177,7 @@ def train_vae(
     device: str = "cpu",
     resume: bool = False,
     progress: ProgressHook | None = None,
-    on_checkpoint: Callable[[int, MelVAE], None] | None = None,
+    on_checkpoint: Callable[[int, MelVAE], object] | None = None,
 ) -> TrainResult:
     """Train (or resume) and return the trained VAE. Raises TrainingInterrupted after saving a
     checkpoint when the user presses Ctrl-C."""
@@ -213,6 +230,8 @@ def train_vae(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, settings)
             batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
+            if settings.augment:
+                batch = augment(batch, sampler)
             batch, mask = batch.to(device), mask.to(device)
             mean, log_var = vae.encode(batch)
             eps = torch.randn(mean.shape, generator=noise).to(device)

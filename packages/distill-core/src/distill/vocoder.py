@@ -8,7 +8,8 @@ torch); `load()` builds a ready instance, optionally from a state bundled in a m
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -63,6 +64,10 @@ class VocoderBase(abc.ABC):
     # had full context (and then matches a single pass).
     window_frames: ClassVar[int] = 256
     overlap_frames: ClassVar[int] = 16
+    # Frames of the raised cosine, centred in the overlap (None: the whole overlap). Outside it each
+    # window is used alone where it is the one with full context, so with an overlap of twice the
+    # receptive field plus the crossfade, windowed rendering equals a single pass.
+    crossfade_frames: ClassVar[int | None] = None
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
@@ -103,26 +108,77 @@ class VocoderBase(abc.ABC):
         """Compressed mels [batch, n_mels, frames] in `mel_spec` -> waveform [batch, num_samples(frames)]."""
 
 
+# progress(step, total_steps, metrics): total_steps is 0 when the run is bounded by time, not steps;
+# metrics hold the backend's latest losses and "seconds" (training time so far, resumed runs included).
 ProgressCallback = Callable[[int, int, Mapping[str, float]], None]
+
+
+@attrs.frozen(kw_only=True)
+class VocoderTrainingRun:
+    """One per-model training run as `distill train-vocoder` describes it to a trainable backend.
+
+    Budgets are totals for the run: a resumed run counts the steps and minutes it has already done,
+    so `--resume --steps N` trains up to step N (and can extend a finished run). With neither budget
+    the backend trains for its own default. `None` for batch size or segment means the backend's default.
+    """
+
+    audio_files: tuple[Path, ...]  # the model's training recordings (its held-out files excluded)
+    mel_spec: MelSpec  # the model's recipe: what the trained vocoder will be fed
+    checkpoint_dir: Path  # the backend's own folder for checkpoints, apart from the model file
+    steps: int | None = None
+    minutes: float | None = None
+    batch_size: int | None = None
+    segment: int | None = None  # audio samples per training example
+    device: str = "cpu"
+    seed: int = 0
+    resume: bool = False  # continue from the checkpoint in `checkpoint_dir`
+    checkpoint_every: int | None = None  # steps between checkpoints; None: the backend's default
+    # log-mel [n_mels, frames] -> the model's own VAE reconstruction of it, so a backend can learn to
+    # render what the VAE actually produces; None when no VAE is at hand.
+    reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None
+    fingerprint: str = ""  # of the corpus; a backend refuses to resume a checkpoint of other audio
+    model_id: str = ""  # likewise for a checkpoint of another (or a retrained) model
+    progress: ProgressCallback | None = None
+    # Set by the command on Ctrl-C: the backend saves a checkpoint after the current step and raises
+    # VocoderTrainingInterrupted.
+    stop: threading.Event | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.steps is not None and self.minutes is not None:
+            raise DistillError("give a number of steps or of minutes, not both")
+        if not self.audio_files:
+            raise DistillError("a vocoder needs at least one training recording")
+
+
+class VocoderTrainingInterrupted(DistillError):
+    """Raised by `train` after it saved a checkpoint because `run.stop` was set."""
+
+    def __init__(self, step: int, checkpoint: Path) -> None:
+        super().__init__(f"training interrupted at step {step}; checkpoint saved to {checkpoint}")
+        self.step, self.checkpoint = step, checkpoint
 
 
 @runtime_checkable
 class TrainableVocoder(Protocol):
-    """A backend that learns a per-model state from the model's own recordings."""
+    """A backend that learns a per-model state from the model's own recordings (`kind = "per-model"`).
+
+    `distill train-vocoder` scans the corpus, builds the run, calls `train` and bundles the returned
+    state into the model file. The state holds only what `load` needs; checkpoints (optimisers,
+    discriminators, ...) stay in `run.checkpoint_dir`.
+    """
 
     name: ClassVar[str]
 
     @classmethod
-    def train(
-        cls,
-        audio_files: Sequence[Path],
-        *,
-        mel_spec: MelSpec,
-        steps: int,
-        device: str = "cpu",
-        seed: int = 0,
-        checkpoint_dir: Path | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> VocoderState:
-        """Train on `audio_files` and return the state to bundle into the model."""
+    def train(cls, run: VocoderTrainingRun) -> VocoderState:
+        """Train (or resume) as `run` says and return the state to bundle into the model.
+
+        Puts "steps" (int) and "seconds" (training time) in the state's `training` metadata; raises
+        VocoderTrainingInterrupted after checkpointing when `run.stop` is set.
+        """
         ...
+
+
+def trainable(backend: type[VocoderBase]) -> bool:
+    """Whether a registered backend can be trained per model."""
+    return backend.kind == "per-model" and callable(getattr(backend, "train", None))

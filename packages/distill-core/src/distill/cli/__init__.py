@@ -11,6 +11,7 @@ from .model_cmd import model_group
 from .plugins_cmd import plugins_command
 from .preset_cmd import preset_group
 from .train_cmd import train_command
+from .train_vocoder_cmd import train_vocoder_command
 from .vocoders_cmd import vocoders_group
 
 
@@ -55,12 +56,9 @@ cli.add_command(model_group)
 cli.add_command(plugins_command)
 cli.add_command(preset_group)
 cli.add_command(train_command)
+cli.add_command(train_vocoder_command)
 cli.add_command(vocoders_group)
 
 
 def main() -> None:
     cli(prog_name="distill")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

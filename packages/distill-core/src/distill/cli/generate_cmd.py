@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..devices import DEVICES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT_CHOICES = ("wav", "flac", "ogg", "mp3")
 
@@ -165,8 +169,9 @@ def _render_jobs(
             "software": f"distill {__version__}",
             "comment": f"model={primary.model.id} seed={settings.seed} vocoder={choice.backend.name}",
         }
-        level = write_audio(clip_chunks(primary, settings, vocoder, blends), vocoder.sample_rate, settings.seconds,
-                            path, export, tags)
+        chunks = _with_progress(clip_chunks(primary, settings, vocoder, blends), vocoder.sample_rate,
+                                settings.seconds, path.name)
+        level = write_audio(chunks, vocoder.sample_rate, settings.seconds, path, export, tags)
         sidecar = {
             "distill_version": __version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -192,6 +197,18 @@ def _render_jobs(
             for warning in level["warnings"]:
                 click.echo(f"warning: {warning}", err=True)
             click.echo(f"{path}  ({settings.seconds:g} s, seed {settings.seed})")
+
+
+def _with_progress(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str) -> Iterator[np.ndarray]:
+    """A progress bar in seconds of audio on stderr (tqdm hides it when stderr is not a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    with tqdm(total=round(seconds, 1), desc=label, unit="s", file=sys.stderr, disable=None, leave=False) as bar:
+        for chunk in chunks:
+            bar.update(min(len(chunk) / rate, bar.total - bar.n))
+            yield chunk
 
 
 def _replay(sidecar_path: Path, output: Path | None, overwrite: bool, as_json: bool, device: str) -> None:

@@ -97,6 +97,10 @@ def train_command(
     say(f"training {name!r}: preset {chosen_preset}, {settings.steps} steps of {settings.batch_size} segments, "
         f"on {torch_device}; held out for validation: {held_out}")
 
+    from ..previews import PreviewMaker
+
+    previews = PreviewMaker(checkpoint.parent / "previews", data.train, DISTILL_MEL, torch_device)
+    say(previews.note)
     started = datetime.datetime.now(datetime.timezone.utc)
     bar = tqdm(total=settings.steps, desc="training", unit="step", file=sys.stderr, mininterval=1.0)
 
@@ -106,7 +110,7 @@ def train_command(
 
     try:
         result = train_vae(data, settings, checkpoint, fingerprint=corpus.fingerprint, device=torch_device,
-                           resume=resume, progress=progress)
+                           resume=resume, progress=progress, on_checkpoint=previews)
     except TrainingInterrupted as stop:
         bar.close()
         command = shlex.join(["distill", "train", str(folder), "--name", name, "--resume"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from ..devices import DEVICES
 from ..vocoder import VocoderBase
 from .output import echo_json, echo_table
 
@@ -87,3 +90,30 @@ def download_command(name: str) -> None:
         for bar in bars.values():
             bar.close()
     click.echo(f"{name}: weights are on this machine")
+
+
+@vocoders_group.command("compare")
+@click.argument("model_ref", metavar="MODEL")
+@click.option("--audio", type=click.Path(file_okay=False, path_type=Path),
+              help="The model's recordings, if they moved since it was trained.")
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def compare_command(model_ref: str, audio: Path | None, device: str, as_json: bool) -> None:
+    """Resynthesise MODEL's held-out recordings with every usable vocoder and measure each."""
+    from ..devices import resolve_device
+    from ..library import resolve_model
+    from ..modelfile import load_model
+    from ..vocoder_compare import compare
+
+    model = load_model(resolve_model(model_ref))
+    rows, note = compare(model, audio, resolve_device(device)[0])
+    if as_json:
+        echo_json({"model": model.name, "measured_on": note, "rows": [row.as_dict() for row in rows]})
+        return
+    click.echo(f"{model.name}: resynthesis of {note}")
+    echo_table(
+        ["VOCODER", "KIND", "LOG-MEL L1", "MR-STFT", "SNR dB", "SPEED"],
+        [[r.name, r.kind, f"{r.log_mel_l1:.3f}", f"{r.mr_stft:.3f}", f"{r.snr_db:.1f}", f"{r.speed:.1f}x"]
+         for r in rows],
+    )
+    click.echo("lower is better for LOG-MEL L1 and MR-STFT; SPEED is x real time on this machine")
