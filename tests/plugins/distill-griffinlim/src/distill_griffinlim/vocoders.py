@@ -97,12 +97,14 @@ class FittedGriffinLim(VocoderBase):
         return None
 
     @classmethod
-    def train(cls, audio_files, *, mel_spec, steps, device="cpu", seed=0, checkpoint_dir=None, progress=None):
+    def train(cls, run):
+        """The TrainableVocoder protocol: one least-squares fit (no steps, so no checkpoints)."""
         import soundfile
         import torch
 
+        mel_spec = run.mel_spec
         mels, spectra = [], []
-        for path in audio_files:
+        for path in run.audio_files:
             wave = torch.from_numpy(soundfile.read(path, dtype="float32", always_2d=True)[0].mean(axis=1))
             mels.append(mel_spec.decompress(mel_spec.mel(wave)))
             pad = (mel_spec.n_fft - mel_spec.hop_length) // 2
@@ -113,9 +115,11 @@ class FittedGriffinLim(VocoderBase):
         m, s = torch.cat(mels, dim=1).double(), torch.cat(spectra, dim=1).double()
         ridge = 1e-3 * torch.trace(m @ m.T) / m.shape[0]
         inverse = s @ m.T @ torch.linalg.inv(m @ m.T + ridge * torch.eye(m.shape[0], dtype=m.dtype))
+        if run.progress:
+            run.progress(1, 1, {"seconds": 0.0})
         return VocoderState(
             backend=cls.name, version="0.1.0", config={"mel_spec": mel_spec.to_dict()},
-            weights={"inverse": inverse.float()}, training={"frames": int(m.shape[1])},
+            weights={"inverse": inverse.float()}, training={"frames": int(m.shape[1]), "steps": 1, "seconds": 0.0},
         )
 
     def render(self, mel):
