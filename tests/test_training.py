@@ -53,7 +53,8 @@ def test_train_end_to_end(corpus):
     # previews at every checkpoint, through the generation pipeline and the installed vocoder
     assert "previews: every checkpoint" in result.stderr and "griffinlim" in result.stderr
     previews = sorted((checkpoint_dir("field") / "previews").glob("step-*.wav"))
-    assert [p.name for p in previews] == ["step-000010.wav", "step-000020.wav", "step-000030.wav"]
+    # every --checkpoint-every interval; a slow machine may add one from the once-a-minute timer
+    assert {"step-000010.wav", "step-000020.wav", "step-000030.wav"} <= {p.name for p in previews}
     audio, rate = soundfile.read(previews[0])
     assert rate == 44100 and len(audio) == 3 * 44100 and np.abs(audio).max() > 0.1
     listing = json.loads(run_cli("model", "list", "--json").stdout)
