@@ -22,7 +22,6 @@ from distill.training import split_by_file, train_vae
 VARIANTS = {
     "latent every 8 frames (93 ms), no augmentation": {"downsample": 8, "augment": False},
     "latent every 8 frames (93 ms)": {"downsample": 8},
-    "latent every 32 frames (0.37 s)": {"downsample": 32},
     "latent every 64 frames (0.74 s, chunk-like)": {"downsample": 64},
 }
 

@@ -15,12 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 import torch
 
-from .atomic import atomic_output
+from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import DistillError
 from .melspec import DISTILL_MEL
 from .train_settings import TrainSettings
@@ -140,22 +139,6 @@ def stop_on_sigint() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomic: a crash mid-write leaves the previous checkpoint in place."""
-    with atomic_output(path) as temp:
-        torch.save(state, temp)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
-    except Exception as exc:
-        raise DistillError(f"training checkpoint {path} is unreadable ({exc}); start over with --restart") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise DistillError(f"{path} is not a distill training checkpoint; start over with --restart")
-    return state
-
-
 @attrs.define
 class TrainResult:
     vae: MelVAE
@@ -192,7 +175,7 @@ def train_vae(
     step, history, elapsed = 0, [], 0.0
 
     if resume:
-        state = load_checkpoint(checkpoint_path)
+        state = load_checkpoint(checkpoint_path, CHECKPOINT_FORMAT)
         if state["fingerprint"] != fingerprint:
             raise DistillError(
                 f"the audio changed since checkpoint {checkpoint_path} was written; start over with --restart"
@@ -208,8 +191,8 @@ def train_vae(
     def checkpoint() -> None:
         save_checkpoint(
             checkpoint_path,
+            CHECKPOINT_FORMAT,
             {
-                "format": CHECKPOINT_FORMAT,
                 "step": step,
                 "settings": attrs.asdict(settings),
                 "fingerprint": fingerprint,

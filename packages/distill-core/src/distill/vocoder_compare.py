@@ -113,7 +113,7 @@ def held_out_audio(model: DistillModel, audio: Path | None = None) -> tuple[list
         where = f"at {folder}" if folder else "recorded in the model"
         raise DistillError(f"the recordings of {model.name!r} are not {where}: pass --audio DIR with their location")
     names = list(model.training.get("validation_files") or [])
-    note = f"{len(names)} held-out recordings of {folder}"
+    note = f"{len(names)} held-out recording{'s' if len(names) != 1 else ''} of {folder}"
     if not names:  # fewer than 4 files: nothing was held out
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         note = f"the model held out no recordings (too few files), so its training recordings in {folder}"

@@ -44,6 +44,7 @@ def train_command(
     from tqdm import tqdm
 
     from .. import __version__
+    from ..checkpoint import load_checkpoint
     from ..devices import resolve_device
     from ..errors import DistillError
     from ..ingest import scan_corpus
@@ -52,7 +53,7 @@ def train_command(
     from ..model import DistillModel
     from ..sliders import analyse
     from ..train_settings import TrainSettings, preset_settings, steps_for_epochs
-    from ..training import TrainingInterrupted, load_checkpoint, split_by_file, train_vae
+    from ..training import CHECKPOINT_FORMAT, TrainingInterrupted, split_by_file, train_vae
 
     say = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     if steps and epochs:
@@ -85,7 +86,7 @@ def train_command(
     settings = attrs.evolve(settings, seed=seed, checkpoint_every=checkpoint_every,
                             batch_size=batch_size or settings.batch_size, lr=lr or settings.lr)
     if resume:  # an interrupted run goes on exactly as it started; only its length may change
-        settings = TrainSettings(**load_checkpoint(checkpoint)["settings"])
+        settings = TrainSettings(**load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["settings"])
         chosen_preset = "resumed"
     data = split_by_file(mels, [f.relative for f in corpus.files], settings.seed)
     if epochs:

@@ -146,6 +146,8 @@ def train_vocoder_command(
     def progress(step: int, total: int, metrics: Any) -> None:
         if total and bar.total != total:
             bar.total = total
+        if bar.n == 0 and step > 1:  # a resumed run: start the bar where it left off, not at a burst of speed
+            bar.n = bar.last_print_n = step - 1
         bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k not in ("seconds", "adversarial")}
                         | {"steps/s": f"{bar.format_dict.get('rate') or 0:.2f}"}, refresh=False)
         bar.update(step - bar.n)

@@ -1,0 +1,31 @@
+"""Training checkpoints (the VAE's and any trainable vocoder's): written atomically, read back without
+running code. They hold tensors and plain data only, apart from the model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .atomic import atomic_output
+from .errors import DistillError
+
+
+def save_checkpoint(path: Path, kind: str, state: dict[str, Any]) -> None:
+    """Write `state` tagged with `kind`; a crash mid-write leaves the previous checkpoint in place."""
+    with atomic_output(path) as temp:
+        torch.save({"format": kind, **state}, temp)
+
+
+def load_checkpoint(path: Path, kind: str) -> dict[str, Any]:
+    """The checkpoint at `path`, which must be of `kind`; a clear error saying what to do otherwise."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code can run
+    except FileNotFoundError:
+        raise DistillError(f"no checkpoint to resume at {path}; drop --resume to start afresh") from None
+    except Exception as exc:
+        raise DistillError(f"checkpoint {path} is unreadable ({exc}); start over with --restart") from exc
+    if not isinstance(state, dict) or state.get("format") != kind:
+        raise DistillError(f"{path} is not a {kind}; start over with --restart")
+    return state

@@ -1,0 +1,51 @@
+"""HiFi-GAN's losses (least squares GAN, feature matching, mel L1) and the multi-resolution STFT loss
+of the generator-only warm-up. Every term keeps its graph: the generator learns from all of them."""
+
+from __future__ import annotations
+
+import torch
+from distill.melspec import MelSpec
+
+# (n_fft, hop) pairs around distill's 2048/512 analysis: fine time and fine frequency detail both count.
+STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
+
+
+def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """LSGAN: real scores towards 1, generated towards 0, summed over the sub-discriminators."""
+    return sum((((1 - r) ** 2).mean() + (f**2).mean() for r, f in zip(real, fake, strict=True)), torch.zeros(()))
+
+
+def generator_adversarial_loss(fake: list[torch.Tensor]) -> torch.Tensor:
+    return sum((((1 - f) ** 2).mean() for f in fake), torch.zeros(()))
+
+
+def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Σ over sub-discriminators and layers of the mean L1 between feature maps (HiFi-GAN weights it ×2)."""
+    total = torch.zeros(())
+    for real_maps, fake_maps in zip(real, fake, strict=True):
+        for r, f in zip(real_maps, fake_maps, strict=True):
+            total = total + (r.detach() - f).abs().mean()
+    return total
+
+
+def mel_l1(mel_spec: MelSpec, generated: torch.Tensor, target_mel: torch.Tensor) -> torch.Tensor:
+    """Mean |log-mel(generated) - target| in nats. The generated waveform's mel is computed with its
+    graph (an earlier tool's was under no_grad, so its ×45 term never trained the generator), and with
+    the very recipe inference feeds the vocoder: no second mel representation to drift from."""
+    return (mel_spec.mel(generated) - target_mel).abs().mean()
+
+
+def _magnitude(wave: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    window = torch.hann_window(n_fft, device=wave.device)
+    spec = torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)
+    return torch.sqrt(spec.real.square() + spec.imag.square() + 1e-7)
+
+
+def multi_resolution_stft_loss(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over STFT_RESOLUTIONS (waveforms [B, L])."""
+    total = torch.zeros((), device=generated.device)
+    for n_fft, hop in STFT_RESOLUTIONS:
+        fake, real = _magnitude(generated, n_fft, hop), _magnitude(target, n_fft, hop)
+        convergence = torch.linalg.norm(real - fake) / torch.linalg.norm(real).clamp(min=1e-7)
+        total = total + convergence + (fake.log() - real.log()).abs().mean()
+    return total / len(STFT_RESOLUTIONS)

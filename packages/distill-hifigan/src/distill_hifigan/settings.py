@@ -1,0 +1,46 @@
+"""How a HiFi-GAN is trained on CPU-sized budgets: every choice here is justified in the README's
+HiFi-GAN section by measurements (tests/bench/bench_hifigan.py). No torch here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+DEFAULT_STEPS = 3000
+# Training amount below which the bundled vocoder carries a warning (see backend.state_warning).
+ENOUGH_STEPS = 1500
+
+
+@attrs.frozen
+class TrainSettings:
+    batch_size: int = 8
+    segment: int = 8192  # samples: 16 mel frames at hop 512
+    lr: float = 2e-4
+    warmup_lr: float = 1e-3  # the generator-only warm-up is a plain regression: it takes a larger step
+    betas: tuple[float, float] = attrs.field(default=(0.8, 0.99), converter=tuple)
+    lr_decay: float = 0.99999  # per step (HiFi-GAN's 0.999 per epoch, for ~100-step epochs)
+    warmup_fraction: float = 0.5  # of the budget spent generator-only (mel + multi-resolution STFT)
+    disc_width: float = 0.125  # of HiFi-GAN's discriminator channels: full width is ~100x the generator's cost
+    mel_weight: float = 45.0
+    feature_weight: float = 2.0
+    stft_weight: float = 20.0  # warm-up only, beside the mel term
+    vae_fraction: float = 0.25  # examples whose input mel is the model's VAE reconstruction
+    gain_db: float = 12.0  # random level change, downwards (and up while the peak stays below -0.1 dBFS)
+    polarity: bool = True  # random sign flip: the mel cannot tell, so neither should the vocoder
+    disc_noise: float = 1e-3  # std of Gaussian noise added to every discriminator input
+    seed: int = 0
+    checkpoint_every: int = 200
+
+    def __attrs_post_init__(self) -> None:
+        if self.segment % 512 or self.segment < 2048:
+            raise ValueError("segment must be a multiple of 512 samples, at least 2048")
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "betas": list(self.betas)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+        return cls(**data)

@@ -1,0 +1,259 @@
+"""`distill train-vocoder` and `distill vocoders compare` through the real CLI, on tiny corpora: the
+generator (and only the generator) lands in the model file, auto-selection prefers it, the
+under-trained warning reaches the user, and resuming after kill -9 or Ctrl-C ends with the same
+weights as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import safetensors
+import soundfile
+import torch
+from conftest import run_cli
+from distill.examples import make_example_corpus
+from distill.library import checkpoint_dir
+from distill.modelfile import load_model, read_header, save_model
+from distill_hifigan.config import GeneratorConfig
+from distill_hifigan.networks import Generator, fold_weight_norm
+from distill_hifigan.settings import ENOUGH_STEPS
+from signals import harmonic_tone
+
+PLUGINS = {"DISTILL_LOAD_PLUGINS": "distill-hifigan,distill-griffinlim"}
+TINY = ["--backend", "hifigan", "--batch-size", "2", "--segment", "4096", "--seed", "5"]
+GENERATOR_KEYS = set(fold_weight_norm(Generator(GeneratorConfig())).state_dict())
+
+
+@pytest.fixture(scope="module")
+def vae_model(tmp_path_factory) -> dict[str, Path]:
+    """A small trained model (5 recordings, one of them held out) outside any test's library."""
+    root = tmp_path_factory.mktemp("hifigan")
+    corpus = root / "sounds"
+    make_example_corpus(corpus, files=5, seconds=1.5, seed=4)
+    run_cli("train", str(corpus), "--name", "plain", "--steps", "20", "--batch-size", "4",
+            env={"DISTILL_HOME": str(root / "home"), **PLUGINS})
+    return {"root": root, "corpus": corpus, "model": root / "home" / "models" / "plain.distill"}
+
+
+@pytest.fixture(scope="module")
+def bundled(vae_model) -> dict:
+    """The same model with a 6-step hifigan bundled by `distill train-vocoder`."""
+    root = vae_model["root"]
+    path = root / "voiced.distill"
+    shutil.copyfile(vae_model["model"], path)
+    env = {"DISTILL_HOME": str(root / "home-voiced"), **PLUGINS}
+    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "6", "--json", env=env)
+    return {"path": path, "record": json.loads(result.stdout), "stderr": result.stderr, "env": env,
+            "size_before": vae_model["model"].stat().st_size}
+
+
+def generate(model: Path, out: Path, *args: str) -> dict:
+    result = run_cli("generate", str(model), "-d", "1", "--seed", "1", "-o", str(out), "--json", *args, env=PLUGINS)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_model_file_grows_by_the_generator_only(bundled):
+    record = bundled["record"]
+    assert record["steps"] == 6 and record["backend"] == "hifigan"
+    with safetensors.safe_open(bundled["path"], "pt") as tensors:
+        keys = set(tensors.keys())
+        vocoder_bytes = sum(tensors.get_tensor(k).numel() * 4 for k in keys if k.startswith("vocoder."))
+    bundled_keys = {k.removeprefix("vocoder.hifigan.") for k in keys if k.startswith("vocoder.")}
+    assert bundled_keys == GENERATOR_KEYS  # inference weights, weight norm folded: nothing else
+    assert not any(word in k for k in bundled_keys for word in ("disc", "opt", "exp_avg", "periods", "original"))
+    assert {k.split(".")[0] for k in keys} == {"vae", "sliders", "vocoder"}
+    assert vocoder_bytes == 4 * 971_041  # ~3.9 MB of float32
+    growth = bundled["path"].stat().st_size - bundled["size_before"]
+    assert growth == record["bytes_added"]
+    assert vocoder_bytes <= growth < vocoder_bytes + 64_000  # plus a few kB of header (config, metadata)
+    # The discriminators and optimisers exist, in the checkpoint beside the library, not in the model.
+    checkpoint = torch.load(Path(record["checkpoint"]) / "checkpoint.pt", weights_only=True)
+    assert {"discriminators", "opt_g", "opt_d", "sampler", "noise"} <= set(checkpoint)
+    assert Path(record["checkpoint"]).is_relative_to(bundled["env"]["DISTILL_HOME"])
+
+
+def test_training_metadata_is_bundled(bundled, vae_model):
+    model = load_model(bundled["path"])
+    state = model.vocoder_state["hifigan"]
+    training = state.training
+    assert training["steps"] == 6 and training["warmup_steps"] == 3 and training["adversarial_steps"] == 3
+    assert training["corpus_fingerprint"] == model.training["corpus_fingerprint"]
+    assert training["files"] == 4  # the held-out recording is never trained on
+    assert set(training["losses"]) >= {"mel", "g", "d", "fm"} and training["minutes"] > 0
+    assert training["versions"]["distill-hifigan"] and training["versions"]["torch"] == torch.__version__
+    assert state.config["generator"]["upsample_rates"] == [8, 8, 4, 2]
+    assert state.mel_spec == model.mel_spec
+    assert "6/6" in bundled["stderr"]  # a progress bar counted in steps
+    assert "mel=" in bundled["stderr"] and "d=" in bundled["stderr"] and "steps/s" in bundled["stderr"]
+
+
+def test_auto_selection_prefers_the_bundled_vocoder(bundled, vae_model, tmp_path):
+    plain = generate(vae_model["model"], tmp_path / "plain")
+    assert plain["vocoder"] == "griffinlim"  # without a bundled state hifigan cannot render the model
+    voiced = generate(bundled["path"], tmp_path / "voiced")
+    assert voiced["vocoder"] == "hifigan" and "trained for this model" in voiced["reason"]
+    assert max(abs(x) for x in soundfile.read(voiced["path"])[0]) > 0
+
+
+def test_generate_shows_the_under_trained_warning(bundled, tmp_path):
+    result = run_cli("generate", str(bundled["path"]), "-d", "0.5", "-o", str(tmp_path), env=PLUGINS)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("trained for only 6 steps" in line and "quality may be limited" in line
+               and "distill train-vocoder MODEL --resume" in line for line in lines), result.stderr
+    # At the threshold the warning goes away.
+    model = load_model(bundled["path"])
+    model.vocoder_state["hifigan"].training["steps"] = ENOUGH_STEPS
+    enough = tmp_path / "enough.distill"
+    save_model(model, enough)
+    result = run_cli("generate", str(enough), "-d", "0.5", "-o", str(tmp_path / "e"), env=PLUGINS)
+    assert "vocoder: hifigan" in result.stderr and "quality may be limited" not in result.stderr
+
+
+def test_vocoders_compare(bundled):
+    result = run_cli("vocoders", "compare", str(bundled["path"]), "--json", env=PLUGINS)
+    report = json.loads(result.stdout)
+    rows = {row["name"]: row for row in report["rows"]}
+    assert set(rows) == {"hifigan", "griffinlim", "griffinlim-22k", "griffin-lim 32 it (baseline)"}
+    assert rows["hifigan"]["kind"] == "bundled" and rows["griffinlim-22k"]["kind"] == "converted"
+    assert "1 held-out recording" in report["measured_on"]
+    for row in rows.values():
+        assert all(math.isfinite(row[key]) for key in ("log_mel_l1", "mr_stft", "snr_db", "speed"))
+        assert row["log_mel_l1"] > 0 and row["speed"] > 0
+    # The baseline is our own Griffin-Lim: with the same iterations and seed it matches the plugin's.
+    assert rows["griffin-lim 32 it (baseline)"]["log_mel_l1"] == pytest.approx(rows["griffinlim"]["log_mel_l1"],
+                                                                                abs=1e-3)
+    table = run_cli("vocoders", "compare", str(bundled["path"]), env=PLUGINS).stdout
+    assert "LOG-MEL L1" in table and "hifigan" in table and "baseline" in table
+
+
+def test_resume_trains_further_and_refuses_what_it_cannot_do(bundled, tmp_path):
+    path = tmp_path / "further.distill"
+    shutil.copyfile(bundled["path"], path)
+    env = bundled["env"]  # the library holding the 6-step run's checkpoint
+    result = run_cli("train-vocoder", str(path), "--resume", "--json", env=env, expect=1)
+    assert "already trained 6 steps" in result.stderr and "larger --steps" in result.stderr
+    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "4", env=env, expect=1)
+    assert "left a checkpoint" in result.stderr and "--resume" in result.stderr and "--restart" in result.stderr
+    record = json.loads(run_cli("train-vocoder", str(path), "--backend", "hifigan", "--resume", "--steps", "7",
+                                "--json", env=env).stdout)
+    assert record["steps"] == 7
+    assert load_model(path).vocoder_state["hifigan"].training["steps"] == 7
+
+
+def test_backend_choice_and_corpus_problems_say_what_to_do(vae_model, tmp_path):
+    path = tmp_path / "m.distill"
+    shutil.copyfile(vae_model["model"], path)
+    result = run_cli("train-vocoder", str(path), "--steps", "1", env=PLUGINS, expect=1)
+    assert "several trainable vocoders are installed (griffinlim-fitted, hifigan)" in result.stderr
+    assert "--backend" in result.stderr
+    result = run_cli("train-vocoder", str(path), "--backend", "griffinlim", env=PLUGINS, expect=1)
+    assert "'griffinlim' is not trainable per model" in result.stderr
+    result = run_cli("train-vocoder", str(path), "--resume", *TINY, env=PLUGINS, expect=1)
+    assert "no hifigan training of 'plain' to resume" in result.stderr
+    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "1", "--audio", str(tmp_path / "gone"),
+                     env=PLUGINS, expect=1)
+    assert "not at" in result.stderr and "--audio DIR" in result.stderr
+    # The recordings moved, and one is missing: --audio finds them, with a warning about the difference.
+    moved = tmp_path / "moved"
+    shutil.copytree(vae_model["corpus"], moved)
+    sorted(moved.glob("*.wav"))[-1].unlink()
+    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "2", "--audio", str(moved), env=PLUGINS)
+    assert "differs from what 'plain' was trained on" in result.stdout
+    assert load_model(path).vocoder_state["hifigan"].training["steps"] == 2
+    assert not checkpoint_dir("plain").joinpath("griffinlim-fitted").exists()
+
+
+class Payload:
+    """Unpickling this would run code: a checkpoint holding it must be refused, not loaded."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["DISTILL_HOME"]) / "pwned",))
+
+
+def test_checkpoints_are_loaded_without_running_code(vae_model, tmp_path):
+    path = tmp_path / "m.distill"
+    shutil.copyfile(vae_model["model"], path)
+    folder = Path(os.environ["DISTILL_HOME"]) / "checkpoints" / "plain" / "hifigan"
+    folder.mkdir(parents=True)
+    torch.save({"format": "distill-hifigan-checkpoint", "step": Payload()}, folder / "checkpoint.pt")
+    result = run_cli("train-vocoder", str(path), *TINY, "--resume", env=PLUGINS, expect=1)
+    assert "is unreadable" in result.stderr and "--restart" in result.stderr
+    assert not (Path(os.environ["DISTILL_HOME"]) / "pwned").exists()
+
+
+def test_another_trainable_backend_uses_the_same_command(vae_model, tmp_path):
+    path = tmp_path / "fitted.distill"
+    shutil.copyfile(vae_model["model"], path)
+    run_cli("train-vocoder", str(path), "--backend", "griffinlim-fitted", env=PLUGINS)
+    assert generate(path, tmp_path)["vocoder"] == "griffinlim-fitted"
+
+
+def test_one_short_file_fewer_files_than_the_batch_and_a_time_budget(tmp_path):
+    corpus = tmp_path / "one"
+    corpus.mkdir()
+    soundfile.write(corpus / "blip.wav", harmonic_tone(440, 0.12), 44100)  # 5292 samples: under one segment
+    env = {"DISTILL_HOME": str(tmp_path / "home"), **PLUGINS}
+    run_cli("train", str(corpus), "--name", "blip", "--steps", "10", "--batch-size", "2", env=env)
+    record = json.loads(run_cli("train-vocoder", "blip", "--backend", "hifigan", "--batch-size", "4", "--steps", "2",
+                                "--json", env=env).stdout)  # default 8192-sample segments
+    assert record["steps"] == 2
+    record = json.loads(run_cli("train-vocoder", "blip", "--backend", "hifigan", "--restart", "--minutes", "0.1",
+                                *TINY[2:], "--json", env=env).stdout)
+    assert record["minutes"] >= 0.1 and record["steps"] >= 1
+
+
+def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path):
+    args = [*TINY, "--steps", "12", "--checkpoint-every", "2"]
+    reference_path = tmp_path / "whole.distill"
+    shutil.copyfile(vae_model["model"], reference_path)
+    run_cli("train-vocoder", str(reference_path), *args, env={"DISTILL_HOME": str(tmp_path / "a"), **PLUGINS})
+    reference = load_model(reference_path).vocoder_state["hifigan"].weights
+
+    path = tmp_path / "cut.distill"
+    shutil.copyfile(vae_model["model"], path)
+    env = {**os.environ, "DISTILL_HOME": str(tmp_path / "b"), **PLUGINS}
+    checkpoint = tmp_path / "b" / "checkpoints" / "plain" / "hifigan" / "checkpoint.pt"
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        exe = Path(sys.executable).with_name("distill")
+        return subprocess.Popen([str(exe), "train-vocoder", str(path), *args, *extra], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for_new_checkpoint(process: subprocess.Popen[str], previous: int | None) -> None:
+        deadline = time.monotonic() + 300
+        while not checkpoint.exists() or checkpoint.stat().st_mtime_ns == previous:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    process = start()  # kill -9 after the first checkpoint: --resume carries on from it
+    wait_for_new_checkpoint(process, None)
+    process.kill()
+    process.wait()
+    assert read_header(path)["vocoder_state"] == {}  # nothing was written into the model
+    process = start("--resume")  # Ctrl-C: a checkpoint is saved and the exact resume command printed
+    wait_for_new_checkpoint(process, checkpoint.stat().st_mtime_ns)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    if process.returncode == 0:
+        pytest.skip("training finished before Ctrl-C arrived")  # a very fast machine
+    assert process.returncode == 130, stderr
+    assert "checkpoint saved to" in stderr
+    assert f"Resume with: distill train-vocoder {path} --backend hifigan --resume" in stderr
+    assert read_header(path)["vocoder_state"] == {}
+    run_cli("train-vocoder", str(path), "--backend", "hifigan", "--resume", env=env)
+
+    resumed = load_model(path).vocoder_state["hifigan"]
+    assert resumed.training["steps"] == 12
+    assert resumed.weights.keys() == reference.keys()
+    for key in reference:
+        assert torch.equal(resumed.weights[key], reference[key]), key
