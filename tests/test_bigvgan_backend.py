@@ -147,3 +147,15 @@ def test_generate_with_bigvgan_from_the_cache(tmp_path, monkeypatch):
         audio, rate = soundfile.read(record["path"])
         assert rate == 44100 and len(audio) == round(1.5 * 44100) and np.abs(audio).max() > 0
     assert "universal vocoder that uses this model's mel recipe" in record["reason"]
+
+
+def test_training_previews_never_start_a_download(tmp_path, monkeypatch):
+    """Without cached weights, `distill train` skips its previews and says how to download; no request."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv(ENDPOINT_ENV, "http://127.0.0.1:9")  # the discard port: a request would fail loudly
+    make_example_corpus(tmp_path / "sounds", files=4, seconds=1.0)
+    result = run_cli("train", str(tmp_path / "sounds"), "--name", "quiet", "--steps", "4", "--checkpoint-every", "2",
+                     env={"DISTILL_LOAD_PLUGINS": "distill-bigvgan"})
+    assert "previews skipped: vocoder 'bigvgan' has not downloaded its weights yet" in result.stdout
+    assert "distill vocoders download bigvgan" in result.stdout
+    assert "downloading" not in result.stdout + result.stderr

@@ -33,11 +33,13 @@ def _weights(folder: Path) -> Path:
     """config.json and bigvgan_generator.pt of the full 44 kHz generator with random weights, written
     by the reference implementation in the official layout."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared weight helpers
-    from bigvgan_weights import weight_files
+    from bigvgan_weights import weight_files, write_pin
     from distill_bigvgan.pin import vendored_config
 
-    for name, data in weight_files(vendored_config(), seed=7).items():
+    files = weight_files(vendored_config(), seed=7)
+    for name, data in files.items():
         (folder / name).write_bytes(data)
+    write_pin(folder / "pin.json", files)  # hand-placed files are checked against a pin: this one names them
     return folder
 
 
@@ -74,6 +76,7 @@ class Renderer:
             from distill_bigvgan.backend import BigVGAN
 
             os.environ["DISTILL_BIGVGAN_WEIGHTS"] = str(folder)
+            os.environ["DISTILL_BIGVGAN_PIN"] = str(folder / "pin.json")
             os.environ["DISTILL_BIGVGAN_PRECISION"] = precision
             self.model = BigVGAN.load(device="cpu")
 

@@ -524,8 +524,8 @@ def quality_rows(workdir: Path) -> list[dict[str, Any]]:
 # Design runs: the same building blocks as `train-vocoder`, with the phase switch set by hand and
 # held-out metrics every few hundred steps (x axis: steps; seconds are recorded too)
 # ==================================================================================================
-def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction: float, every: int = 100
-                 ) -> list[dict[str, Any]]:
+def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction: float, every: int = 100,
+                 **change: Any) -> list[dict[str, Any]]:
     from distill.modelfile import load_model
     from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig
     from distill_hifigan.data import TrainingAudio
@@ -540,7 +540,7 @@ def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction:
     folder = Path(loaded.training["corpus_path"])
     held = set(loaded.training["validation_files"])
     files = [p for p in sorted(folder.glob("*.wav")) if p.name not in held]
-    settings = TrainSettings(vae_fraction=vae_fraction)
+    settings = TrainSettings(vae_fraction=vae_fraction, **change)
 
     def reconstruct(mel: torch.Tensor) -> torch.Tensor:
         return vae(mel[None], sample=False)[0][0]

@@ -22,13 +22,14 @@ import click
 VOCODER_MINUTES = 3
 
 
-def _distill(*args: str, env: dict[str, str]) -> str:
+def _distill(*args: str, env: dict[str, str], show: bool = True) -> str:
     click.echo(f"\n$ distill {shlex.join(args)}")
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "distill.cli", *args], env=env, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise click.ClickException(f"`distill {shlex.join(args)}` failed (exit {result.returncode})")
-    click.echo(result.stdout.rstrip())
+    if show:
+        click.echo(result.stdout.rstrip())
     click.echo(f"  ({time.monotonic() - started:.0f} s)")
     return result.stdout
 
@@ -46,7 +47,8 @@ def main(output: Path) -> None:
     click.echo(f"example corpus: 20 synthesised recordings (tones, plucks, noise textures) in {corpus}")
 
     _distill("train", str(corpus), "--name", "demo", "--overwrite", "--restart", env=env)
-    vocoders = json.loads(_distill("vocoders", "--json", env=env))
+    vocoders = json.loads(_distill("vocoders", "--json", env=env, show=False))
+    click.echo("  installed: " + ", ".join(f"{v['name']} ({v['kind']}, weights {v['weights']})" for v in vocoders))
     if not vocoders:
         raise click.ClickException("no vocoder is installed: pip install \"distill[bigvgan]\"")
     if any(v["name"] == "hifigan" for v in vocoders):  # a short per-model HiFi-GAN, bundled into the model
@@ -60,18 +62,23 @@ def main(output: Path) -> None:
     clips = output / "clips"
     model = env["DISTILL_HOME"] + "/models/demo.distill"
     first, second = sorted(corpus.glob("*.wav"))[:2]
-    runs = [
-        ["-d", "8", "--seed", "1", "--evolution", "0.5"],
-        ["-d", "8", "--seed", "1", "--slider", "0=2.0"],
-        ["-d", "6", "--seed", "2", "--morph", str(first), str(second)],
-        ["-d", "4", "--seed", "3", "--from-audio", str(first), "--variation", "0.4"],
-    ]
-    for args in runs:
-        for line in _distill("generate", model, "--vocoder", "auto", "-o", str(clips), "--overwrite", "--json",
-                             *args, env=env).splitlines():
+    runs = {
+        "prior": ["-d", "8", "--seed", "1", "--evolution", "0.5"],
+        "slider": ["-d", "8", "--seed", "1", "--slider", "0=2.0"],
+        "morph": ["-d", "6", "--seed", "2", "--morph", str(first), str(second)],
+        "variation": ["-d", "4", "--seed", "3", "--from-audio", str(first), "--variation", "0.4"],
+    }
+    warnings: set[str] = set()
+    for name, args in runs.items():
+        out = _distill("generate", model, "--vocoder", "auto", "--output", str(clips / f"{name}.wav"), "--overwrite",
+                       "--json", *args, env=env, show=False)
+        for line in out.splitlines():
             record = json.loads(line)
+            warnings.update(record["warnings"])
             click.echo(f"  -> {record['path']}: {record['seconds']} s, vocoder {record['vocoder']} "
                        f"({record['reason']})")
+    for warning in sorted(warnings):
+        click.echo(f"warning: {warning}")
     click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")
 
 

@@ -29,6 +29,11 @@ class PreviewMaker:
                              sliders=None, training={})  # type: ignore[arg-type]
         try:
             choice = select_vocoder(probe)
+            if choice.backend.weights_present() is False:  # a preview never starts a large download
+                name = choice.backend.name
+                self.note = (f"previews skipped: vocoder {name!r} has not downloaded its weights yet "
+                             f"(`distill vocoders download {name}`)")
+                return
             self.vocoder = load_vocoder(choice, mel_spec, device)
             self.note = f"previews: every checkpoint, in {folder}, vocoded by {choice.backend.name}"
         except DistillError as exc:
