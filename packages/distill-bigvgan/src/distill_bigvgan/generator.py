@@ -154,6 +154,14 @@ class Filters(nn.Module):
         return self._whole[key]
 
 
+def _row_kernel(weight: nn.Parameter) -> nn.Parameter:
+    """A 1-D kernel [a, b, k] as a channels-last [a, b, 1, k] one, for 2-D convolutions over [B, C, 1, T]
+    signals (unchanged if already prepared)."""
+    if weight.dim() != 3:
+        return weight
+    return nn.Parameter(weight.unsqueeze(2).contiguous(memory_format=CHANNELS_LAST), requires_grad=False)
+
+
 class Conv(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1, bias: bool = True) -> None:
         super().__init__()
@@ -162,10 +170,7 @@ class Conv(nn.Module):
         self.dilation, self.padding = dilation, dilation * (kernel - 1) // 2
 
     def prepare(self) -> None:
-        """[out, in, k] -> a channels-last [out, in, 1, k] kernel for conv2d on [B, C, 1, T] signals."""
-        if self.weight.dim() == 3:
-            self.weight = nn.Parameter(self.weight.unsqueeze(2).contiguous(memory_format=CHANNELS_LAST),
-                                       requires_grad=False)
+        self.weight = _row_kernel(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # With bf16 weights the product runs in bf16 and the signal between layers stays fp32.
@@ -184,9 +189,7 @@ class UpConv(nn.Module):
         self.rate, self.padding = rate, (kernel - rate) // 2
 
     def prepare(self) -> None:
-        if self.weight.dim() == 3:
-            self.weight = nn.Parameter(self.weight.unsqueeze(2).contiguous(memory_format=CHANNELS_LAST),
-                                       requires_grad=False)
+        self.weight = _row_kernel(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.conv_transpose2d(x.to(self.weight.dtype), self.weight, self.bias, stride=(1, self.rate),

@@ -48,9 +48,9 @@ def main(output: Path) -> None:
 
     _distill("train", str(corpus), "--name", "demo", "--overwrite", "--restart", env=env)
     vocoders = json.loads(_distill("vocoders", "--json", env=env, show=False))
-    click.echo("  installed: " + ", ".join(f"{v['name']} ({v['kind']}, weights {v['weights']})" for v in vocoders))
     if not vocoders:
         raise click.ClickException("no vocoder is installed: pip install \"distill[bigvgan]\"")
+    click.echo("  installed: " + ", ".join(f"{v['name']} ({v['kind']}, weights {v['weights']})" for v in vocoders))
     if any(v["name"] == "hifigan" for v in vocoders):  # a short per-model HiFi-GAN, bundled into the model
         _distill("train-vocoder", "demo", "--backend", "hifigan", "--minutes", str(VOCODER_MINUTES), "--restart",
                  env=env)

@@ -212,8 +212,6 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
     the run did. Discriminators and optimisers stay in the checkpoint."""
     import platform
 
-    from distill import __version__ as distill_version
-
     defaults = TrainSettings()
     settings = attrs.evolve(defaults, batch_size=run.batch_size or defaults.batch_size,
                             segment=run.segment or defaults.segment, seed=run.seed,
@@ -241,7 +239,7 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
             "audio_seconds": round(result.audio_seconds, 2),
             "corpus_fingerprint": run.fingerprint,
             "device": run.device,
-            "versions": {"distill-hifigan": version, "distill-core": distill_version, "torch": torch.__version__,
-                         "python": platform.python_version()},
+            # distill-core's and torch's versions are added by `distill train-vocoder`, for every backend
+            "versions": {"distill-hifigan": version, "python": platform.python_version()},
         },
     )
