@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -39,3 +41,19 @@ def run_distill(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     full_env = {**os.environ, **(env or {})}
     exe = os.path.join(os.path.dirname(sys.executable), "distill")
     return subprocess.run([exe, *args], capture_output=True, text=True, env=full_env, timeout=600)
+
+
+def start_distill(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start the installed `distill` console script (for tests that interrupt it)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "distill")
+    return subprocess.Popen([exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(process: subprocess.Popen[str], path: Path, previous: int | None = None,
+                        timeout: float = 300.0) -> None:
+    """Wait until `path` exists with a modification time other than `previous`, while `process` runs."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.stat().st_mtime_ns == previous:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"no checkpoint at {path} after {timeout} s"
+        time.sleep(0.02)

@@ -11,15 +11,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import safetensors
 import soundfile
 import torch
-from conftest import run_cli
+from conftest import run_cli, start_distill, wait_for_checkpoint
 from distill.examples import make_example_corpus
 from distill.library import checkpoint_dir
 from distill.modelfile import load_model, read_header, save_model
@@ -224,24 +222,15 @@ def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path):
     checkpoint = tmp_path / "b" / "checkpoints" / "plain" / "hifigan" / "checkpoint.pt"
 
     def start(*extra: str) -> subprocess.Popen[str]:
-        exe = Path(sys.executable).with_name("distill")
-        return subprocess.Popen([str(exe), "train-vocoder", str(path), *args, *extra], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def wait_for_new_checkpoint(process: subprocess.Popen[str], previous: int | None) -> None:
-        deadline = time.monotonic() + 300
-        while not checkpoint.exists() or checkpoint.stat().st_mtime_ns == previous:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        return start_distill("train-vocoder", str(path), *args, *extra, env=env)
 
     process = start()  # kill -9 after the first checkpoint: --resume carries on from it
-    wait_for_new_checkpoint(process, None)
+    wait_for_checkpoint(process, checkpoint)
     process.kill()
     process.wait()
     assert read_header(path)["vocoder_state"] == {}  # nothing was written into the model
     process = start("--resume")  # Ctrl-C: a checkpoint is saved and the exact resume command printed
-    wait_for_new_checkpoint(process, checkpoint.stat().st_mtime_ns)
+    wait_for_checkpoint(process, checkpoint, checkpoint.stat().st_mtime_ns)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     if process.returncode == 0:

@@ -104,10 +104,12 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
         mel = _music_mel(task["seconds"])
         ours = Renderer("ours", folder, "fp32")(mel)
         bf16 = Renderer("ours", folder, "bf16")(mel)
+        int8 = _int8_simulated(Renderer("ours", folder, "fp32"), mel)
         reference = Renderer("reference", folder)(mel)
-        error = (bf16 - ours).astype(np.float64)
-        snr = 10 * np.log10(np.sum(ours.astype(np.float64) ** 2) / np.sum(error**2))
-        return {"snr_db": float(snr), "parity": float(np.abs(ours - reference).max()), "rms": float(ours.std())}
+        return {"snr_db": _snr_db(ours, bf16), "int8_snr_db": _snr_db(ours, int8),
+                "parity": float(np.abs(ours - reference).max()), "rms": float(ours.std())}
+    if task["kind"] == "int8 speed":
+        return _int8_conv_speed()
     started = time.perf_counter()
     render = Renderer(task["impl"], folder, task.get("precision", "fp32"))
     load_seconds = time.perf_counter() - started
@@ -124,6 +126,72 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": _peak_rss_mb(), "minor_faults": after.ru_minflt - before.ru_minflt,
         "system_s": after.ru_stime - before.ru_stime, "threads": torch.get_num_threads(),
     }
+
+
+def _snr_db(clean: Any, noisy: Any) -> float:
+    import numpy as np
+
+    error = (noisy - clean).astype(np.float64)
+    return float(10 * np.log10(np.sum(clean.astype(np.float64) ** 2) / np.sum(error**2)))
+
+
+def _int8_simulated(render: Renderer, mel: Any) -> Any:
+    """What int8 convolutions would cost in quality, simulated in fp32: every dense convolution's weights
+    rounded to int8 per output channel and its input to 8 bits per tensor (min/max range)."""
+    import torch
+    from distill_bigvgan.generator import Conv, UpConv
+
+    def to_8_bits(x: torch.Tensor) -> torch.Tensor:
+        low, step = x.min(), (x.max() - x.min()).clamp(min=1e-12) / 255
+        return torch.round((x - low) / step) * step + low
+
+    originals = {cls: cls.forward for cls in (Conv, UpConv)}
+    weights = {m: m.weight.data for m in render.model.generator.modules() if isinstance(m, Conv | UpConv)}
+    try:
+        for module, weight in weights.items():
+            scale = weight.abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12) / 127
+            module.weight.data = torch.round(weight / scale) * scale
+        for cls, forward in originals.items():
+            cls.forward = lambda self, x, forward=forward: forward(self, to_8_bits(x))  # type: ignore[method-assign]
+        return render(mel)
+    finally:  # the generator is built once per process: leave it as it was
+        for cls, forward in originals.items():
+            cls.forward = forward  # type: ignore[method-assign]
+        for module, weight in weights.items():
+            module.weight.data = weight
+
+
+def _int8_conv_speed() -> dict[str, Any]:
+    """One of the model's dense convolutions (384 channels, kernel 7, dilation 3, 32768 samples) in fp32
+    (as ours runs it) and as PyTorch's quantized int8 convolution (fbgemm, VNNI), best of 5."""
+    import warnings
+
+    import torch
+    import torch.ao.nn.quantized.functional as qF
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # quantized tensors are deprecated upstream
+    torch.backends.quantized.engine = "fbgemm"
+    channels, kernel, dilation, length = 384, 7, 3, 32768
+    x = torch.randn(1, channels, 1, length).contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.randn(channels, channels, 1, kernel) * 0.05, torch.zeros(channels)
+    padding = (0, dilation * (kernel - 1) // 2)
+    xq = torch.quantize_per_tensor(x, 0.05, 128, torch.quint8)
+    wq = torch.quantize_per_channel(weight, torch.full((channels,), 0.002), torch.zeros(channels, dtype=torch.long),
+                                    0, torch.qint8)
+
+    def best(fn: Any) -> float:
+        fn()
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    fp32 = best(lambda: torch.nn.functional.conv2d(x, weight, bias, 1, padding, (1, dilation)))
+    int8 = best(lambda: qF.conv2d(xq, wq, bias, 1, padding, (1, dilation), scale=0.05, zero_point=128))
+    convert = best(lambda: torch.quantize_per_tensor(x, 0.05, 128, torch.quint8).dequantize())
+    return {"fp32_ms": fp32 * 1e3, "int8_ms": int8 * 1e3, "quantize_dequantize_ms": convert * 1e3}
 
 
 def _peak_rss_mb() -> float:
@@ -164,6 +232,12 @@ def run() -> list[dict[str, Any]]:
         quality = _measure({"kind": "quality", "weights": str(folder), "seconds": 5}, {})
         add({"benchmark": "BigVGAN ours bf16 vs ours fp32, 5 s music-like (SNR dB)",
              "value": round(quality["snr_db"], 1), "goal": ">= 30 dB for a fast mode"})
+        add({"benchmark": "BigVGAN ours int8 (simulated) vs ours fp32, 5 s music-like (SNR dB)",
+             "value": round(quality["int8_snr_db"], 1), "goal": ">= 30 dB for a fast mode"})
+        speed = _measure({"kind": "int8 speed", "weights": str(folder)}, {})
+        add({"benchmark": "one dense convolution (384 ch, k 7, 32768 samples): fp32 / int8 / 8-bit conversion ms",
+             "value": f"{speed['fp32_ms']:.0f} / {speed['int8_ms']:.0f} / {speed['quantize_dequantize_ms']:.0f}",
+             "goal": f"int8 {speed['fp32_ms'] / speed['int8_ms']:.2f}x fp32"})
         add({"benchmark": "BigVGAN ours fp32 vs reference, 5 s (max abs)", "value": f"{quality['parity']:.1e}",
              "goal": "<= 1e-4"})
         for allocator, env in ALLOCATORS.items():

@@ -4,7 +4,7 @@ and (long, opt-in) how quality grows with CPU-minutes of `distill train-vocoder`
 
 Run:  python tests/bench/bench_hifigan.py             inference and training speed (a few minutes)
       python tests/bench/bench_hifigan.py --design    design A/B runs in steps (warm-up, VAE pairs; ~1 h)
-      python tests/bench/bench_hifigan.py --quality   quality after 5, 15 and 30 minutes (~1.2 h)
+      python tests/bench/bench_hifigan.py --quality   quality after 5, 15, 30 and 60 minutes (~1.8 h)
 `--workdir DIR` keeps the demo corpus and its model between runs. Speeds are noisy on a shared
 machine (±20-30 %): compare rows of one run, as ratios.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -482,6 +483,27 @@ def metrics(render: Any, clips: list[np.ndarray], vae: Any = None) -> dict[str, 
     return {key: round(float(np.mean(values)), 4) for key, values in out.items() if values}
 
 
+def level_gaps(render: Any, model_path: Path) -> dict[str, float]:
+    """Output level minus input level (RMS, dB) for each kind of file of the demo corpus (tone, pluck,
+    texture), averaged over the files the vocoder trained on: where a generator falls short shows here."""
+    from distill.audio import read_audio
+    from distill.modelfile import load_model
+
+    model = load_model(model_path)
+    held = set(model.training["validation_files"])
+    gaps: dict[str, list[float]] = {}
+    with torch.inference_mode():
+        for path in sorted(Path(model.training["corpus_path"]).glob("*.wav")):
+            if path.name in held:
+                continue
+            wave = torch.from_numpy(read_audio(path, DISTILL_MEL.sample_rate).audio)
+            mel = DISTILL_MEL.mel(wave)
+            out = render(mel)
+            gap = 20 * math.log10(float(out.square().mean().sqrt()) / float(wave.square().mean().sqrt()))
+            gaps.setdefault(path.name.split("-")[0], []).append(gap)
+    return {f"level gap {kind} dB": round(float(np.mean(values)), 1) for kind, values in gaps.items()}
+
+
 def griffin_lim_rows(clips: list[np.ndarray], vae: Any) -> list[dict[str, Any]]:
     from distill.vocoder_compare import griffin_lim
 
@@ -494,7 +516,8 @@ def griffin_lim_rows(clips: list[np.ndarray], vae: Any) -> list[dict[str, Any]]:
 
 
 def quality_rows(workdir: Path) -> list[dict[str, Any]]:
-    """`distill train-vocoder --minutes M` on the demo model, M = 5, 15, 30, each a fresh run."""
+    """`distill train-vocoder --minutes M` on the demo model, M = 5, 15, 30, each a fresh run; then the
+    30-minute run resumed to 60 minutes (`--resume --minutes 60`: 30 more minutes, all adversarial)."""
     from distill.modelfile import load_model
     from distill_hifigan.backend import HiFiGAN
 
@@ -502,17 +525,21 @@ def quality_rows(workdir: Path) -> list[dict[str, Any]]:
     clips, vae = held_out(model)
     rows = griffin_lim_rows(clips, vae)
     (workdir / "quality").mkdir(exist_ok=True)
-    for minutes in (5, 15, 30):
+    for minutes, start in ((5, model), (15, model), (30, model), (60, workdir / "quality" / "demo-30min.distill")):
         path = workdir / "quality" / f"demo-{minutes}min.distill"
         if not path.exists():
-            shutil.copyfile(model, path)
-            shutil.rmtree(Path(env["DISTILL_HOME"]) / "checkpoints" / "demo" / "hifigan", ignore_errors=True)
-            _distill("train-vocoder", str(path), "--backend", "hifigan", "--minutes", str(minutes), "--json", env=env)
+            resume = start != model  # the checkpoint the previous run left behind
+            shutil.copyfile(start, path)
+            if not resume:
+                shutil.rmtree(Path(env["DISTILL_HOME"]) / "checkpoints" / "demo" / "hifigan", ignore_errors=True)
+            _distill("train-vocoder", str(path), "--backend", "hifigan", "--minutes", str(minutes), "--json",
+                     *(["--resume"] if resume else []), env=env)
         state = load_model(path).vocoder_state["hifigan"]
         vocoder = HiFiGAN.load(state)
         rows.append({"vocoder": f"hifigan after {minutes} min", "steps": state.training["steps"],
                      "warm-up steps": state.training["warmup_steps"],
-                     **metrics(lambda mel, v=vocoder: v.render(mel[None])[0], clips, vae)})
+                     **metrics(lambda mel, v=vocoder: v.render(mel[None])[0], clips, vae),
+                     **level_gaps(lambda mel, v=vocoder: torch.as_tensor(v.render(mel[None])[0]), path)})
         print(rows[-1], flush=True)
     report = json.loads(_distill("vocoders", "compare", str(workdir / "quality" / "demo-15min.distill"), "--json",
                                  env=env))
@@ -574,12 +601,16 @@ def design_rows(workdir: Path, steps: int = 600) -> list[dict[str, Any]]:
     rows += design_curve(model, "warm-up half, then adversarial; VAE pairs 0.25", steps, steps // 2, 0.25)
     rows += design_curve(model, "adversarial from step 0; VAE pairs 0.25", steps, 0, 0.25)
     rows += design_curve(model, "warm-up only; no VAE pairs", steps // 2, steps, 0.0)
+    # the warm-up's learning rate and losses (README, "Not there yet")
+    rows += design_curve(model, "warm-up only, lr 3e-4; VAE pairs 0.25", steps, steps, 0.25, warmup_lr=3e-4)
+    rows += design_curve(model, "warm-up only, lr 3e-4, mel loss alone; VAE pairs 0.25", steps, steps, 0.25,
+                         warmup_lr=3e-4, stft_weight=0.0)
     return rows
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quality", action="store_true", help="the quality curve (about 1.2 h)")
+    parser.add_argument("--quality", action="store_true", help="the quality curve (about 1.8 h)")
     parser.add_argument("--design", action="store_true", help="the design A/B runs (about 1 h)")
     parser.add_argument("--workdir", type=Path, help="keep the demo corpus, model and results here")
     args = parser.parse_args()
