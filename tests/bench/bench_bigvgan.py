@@ -137,7 +137,7 @@ def _snr_db(clean: Any, noisy: Any) -> float:
 
 def _int8_simulated(render: Renderer, mel: Any) -> Any:
     """What int8 convolutions would cost in quality, simulated in fp32: every dense convolution's weights
-    rounded to int8 per output channel and its input to 8 bits per tensor (min/max range)."""
+    rounded to int8 per channel (of dim 0) and its input to 8 bits per tensor (min/max range)."""
     import torch
     from distill_bigvgan.generator import Conv, UpConv
 
