@@ -86,6 +86,19 @@ def write_pin(path: Path, files: dict[str, bytes] | None = None, *, repo_id: str
     return path
 
 
+def write_full_size(folder: Path, seed: int = 7) -> dict[str, str]:
+    """The full 44 kHz generator with random weights as files copied by hand into `folder`, and a pin
+    naming them (hand-placed files are checked against a pin); returns the environment that uses them."""
+    from distill_bigvgan.pin import PIN_ENV
+    from distill_bigvgan.weights import WEIGHTS_ENV
+
+    files = weight_files(vendored_config(), seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return {WEIGHTS_ENV: str(folder), PIN_ENV: str(write_pin(folder / "pin.json", files))}
+
+
 def place_in_cache(cache: Path, files: dict[str, bytes], repo_id: str = REPO_ID, revision: str = COMMIT) -> None:
     """Put files where `hf_hub_download` would: blobs named by their hash, linked from the commit's snapshot."""
     repo = cache / f"models--{repo_id.replace('/', '--')}"

@@ -36,17 +36,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 
     return result
 
 
+DISTILL_EXE = os.path.join(os.path.dirname(sys.executable), "distill")  # the installed console script
+
+
 def run_distill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed `distill` console script in a subprocess (a fresh interpreter)."""
     full_env = {**os.environ, **(env or {})}
-    exe = os.path.join(os.path.dirname(sys.executable), "distill")
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=full_env, timeout=600)
+    return subprocess.run([DISTILL_EXE, *args], capture_output=True, text=True, env=full_env, timeout=600)
 
 
 def start_distill(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """Start the installed `distill` console script (for tests that interrupt it)."""
-    exe = os.path.join(os.path.dirname(sys.executable), "distill")
-    return subprocess.Popen([exe, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([DISTILL_EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_checkpoint(process: subprocess.Popen[str], path: Path, previous: int | None = None,

@@ -31,15 +31,11 @@ THREADS_ENV = "BIGVGAN_BENCH_THREADS"
 
 def _weights(folder: Path) -> Path:
     """config.json and bigvgan_generator.pt of the full 44 kHz generator with random weights, written
-    by the reference implementation in the official layout."""
+    by the reference implementation in the official layout, and a pin naming them."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared weight helpers
-    from bigvgan_weights import weight_files, write_pin
-    from distill_bigvgan.pin import vendored_config
+    from bigvgan_weights import write_full_size
 
-    files = weight_files(vendored_config(), seed=7)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    write_pin(folder / "pin.json", files)  # hand-placed files are checked against a pin: this one names them
+    write_full_size(folder)
     return folder
 
 
@@ -101,12 +97,16 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(os.environ[THREADS_ENV]))
     folder = Path(task["weights"])
     if task["kind"] == "quality":  # bf16 vs fp32 (ours), and ours vs the reference, on music-like input
+        from distill.vocoder_compare import snr_db
+
         mel = _music_mel(task["seconds"])
-        ours = Renderer("ours", folder, "fp32")(mel)
+        fp32 = Renderer("ours", folder, "fp32")
+        ours = fp32(mel)
         bf16 = Renderer("ours", folder, "bf16")(mel)
-        int8 = _int8_simulated(Renderer("ours", folder, "fp32"), mel)
+        int8 = _int8_simulated(fp32, mel)
         reference = Renderer("reference", folder)(mel)
-        return {"snr_db": _snr_db(ours, bf16), "int8_snr_db": _snr_db(ours, int8),
+        return {"snr_db": snr_db(torch.from_numpy(ours), torch.from_numpy(bf16)),
+                "int8_snr_db": snr_db(torch.from_numpy(ours), torch.from_numpy(int8)),
                 "parity": float(np.abs(ours - reference).max()), "rms": float(ours.std())}
     if task["kind"] == "int8 speed":
         return _int8_conv_speed()
@@ -126,13 +126,6 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": _peak_rss_mb(), "minor_faults": after.ru_minflt - before.ru_minflt,
         "system_s": after.ru_stime - before.ru_stime, "threads": torch.get_num_threads(),
     }
-
-
-def _snr_db(clean: Any, noisy: Any) -> float:
-    import numpy as np
-
-    error = (noisy - clean).astype(np.float64)
-    return float(10 * np.log10(np.sum(clean.astype(np.float64) ** 2) / np.sum(error**2)))
 
 
 def _int8_simulated(render: Renderer, mel: Any) -> Any:

@@ -39,14 +39,9 @@ def peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float, str
 def bigvgan_weights(folder: Path) -> dict[str, str]:
     """Full-size BigVGAN files with random weights, and a pin naming them: the environment that uses them."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared weight helpers
-    from bigvgan_weights import weight_files, write_pin
-    from distill_bigvgan.pin import vendored_config
+    from bigvgan_weights import write_full_size
 
-    folder.mkdir()
-    files = weight_files(vendored_config(), seed=7)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    return {"DISTILL_BIGVGAN_WEIGHTS": str(folder), "DISTILL_BIGVGAN_PIN": str(write_pin(folder / "pin.json", files))}
+    return write_full_size(folder)
 
 
 def run(vocoder: str = "hifigan") -> list[dict]:
