@@ -76,7 +76,7 @@ def test_registered_as_the_universal_vocoder_for_distills_recipe(tmp_path, monke
 def test_built_once_per_process_and_device_fallback(small_files, tmp_path, monkeypatch, capsys):
     use_weights(small_files, tmp_path, monkeypatch)
     first = BigVGAN.load()
-    assert first.device == "cpu" and first.precision in ("fp32", "bf16")
+    assert first.device == "cpu" and first.precision == "fp32"
     assert BigVGAN.load().generator is first.generator
     if not torch.cuda.is_available():
         fallback = BigVGAN.load(device="cuda")
@@ -84,20 +84,23 @@ def test_built_once_per_process_and_device_fallback(small_files, tmp_path, monke
         assert fallback.device == "cpu" and fallback.generator is first.generator
 
 
-def test_precision_override(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("precision", "dtype", "min_snr"), [("bf16", torch.bfloat16, 30), ("fp16", torch.float16, 45)])
+def test_precision_override(precision, dtype, min_snr, tmp_path, monkeypatch):
     use_weights(weight_files(TINY, seed=6), tmp_path, monkeypatch)
     mel = music_mel(1.0)
     monkeypatch.setenv(PRECISION_ENV, "fp32")
     reference = BigVGAN.load().render(mel)
-    monkeypatch.setenv(PRECISION_ENV, "bf16")
+    monkeypatch.setenv(PRECISION_ENV, precision)
     vocoder = BigVGAN.load()
     audio = vocoder.render(mel)
-    assert vocoder.precision == "bf16" and vocoder.generator.conv_pre.weight.dtype == torch.bfloat16
+    assert vocoder.precision == precision and vocoder.generator.conv_pre.weight.dtype == dtype
     assert audio.dtype == torch.float32 and audio.shape == reference.shape
     snr = 10 * torch.log10(reference.square().sum() / (audio - reference).square().sum())
-    assert snr > 15, snr  # random weights; the real model's cost is measured by the benchmark
+    # This tiny random model measured 37 dB (bf16) and 54 dB (fp16: 3 more mantissa bits); the
+    # full-size model's cost is measured by the benchmark.
+    assert snr > min_snr, snr
     monkeypatch.setenv(PRECISION_ENV, "fp8")
-    with pytest.raises(DistillError, match=f"{PRECISION_ENV}='fp8': choose one of auto, fp32, bf16"):
+    with pytest.raises(DistillError, match=f"{PRECISION_ENV}='fp8': choose one of auto, fp32, bf16, fp16"):
         BigVGAN.load()
 
 

@@ -1,7 +1,7 @@
-"""BigVGAN-v2 44 kHz speed, memory and bf16 cost: our implementation (distill-bigvgan) against the
-reference (PyPI `bigvgan==2.4.1`) on the same random weights, in the same run. Every measurement runs
-in a fresh process (speed, peak RSS and page faults of that process alone), under glibc's default
-allocator and again with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736.
+"""BigVGAN-v2 44 kHz speed, memory and the cost of fewer bits (bf16, fp16, int8): our implementation
+(distill-bigvgan) against the reference (PyPI `bigvgan==2.4.1`) on the same random weights, in the same run.
+Every measurement runs in a fresh process (speed, peak RSS and page faults of that process alone),
+under glibc's default allocator and again with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736.
 
 Ours renders the way `distill generate` does (windows joined by crossfades, `distill.generate.vocode_stream`);
 the reference renders in one pass, as upstream's inference does. Both get a short warm-up render first.
@@ -24,6 +24,7 @@ TUNED = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 ALLOCATORS = {"glibc default": {}, "glibc tuned": TUNED}
 SPEED_SECONDS = (5, 20)
 MEMORY_SECONDS = 60  # with the 5 s and 20 s renders: peak memory against length
+SIXTEEN_BITS = ("bf16", "fp16")  # opt-in formats, measured for the record
 # Threads per measurement (default: torch's, one per core). On a machine shared with other jobs,
 # BIGVGAN_BENCH_THREADS=1 gives steadier ratios: two OpenMP threads stall whenever one is descheduled.
 THREADS_ENV = "BIGVGAN_BENCH_THREADS"
@@ -96,20 +97,18 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
     if os.environ.get(THREADS_ENV):
         torch.set_num_threads(int(os.environ[THREADS_ENV]))
     folder = Path(task["weights"])
-    if task["kind"] == "quality":  # bf16 vs fp32 (ours), and ours vs the reference, on music-like input
+    if task["kind"] == "quality":  # 16 and 8 bits vs fp32 (ours), and ours vs the reference, on music-like input
         from distill.vocoder_compare import snr_db
 
         mel = _music_mel(task["seconds"])
         fp32 = Renderer("ours", folder, "fp32")
-        ours = fp32(mel)
-        bf16 = Renderer("ours", folder, "bf16")(mel)
-        int8 = _int8_simulated(fp32, mel)
+        ours = torch.from_numpy(fp32(mel))
+        snrs = {f"{p}_snr_db": snr_db(ours, torch.from_numpy(Renderer("ours", folder, p)(mel))) for p in SIXTEEN_BITS}
         reference = Renderer("reference", folder)(mel)
-        return {"snr_db": snr_db(torch.from_numpy(ours), torch.from_numpy(bf16)),
-                "int8_snr_db": snr_db(torch.from_numpy(ours), torch.from_numpy(int8)),
-                "parity": float(np.abs(ours - reference).max()), "rms": float(ours.std())}
-    if task["kind"] == "int8 speed":
-        return _int8_conv_speed()
+        return {**snrs, "int8_snr_db": snr_db(ours, torch.from_numpy(_int8_simulated(fp32, mel))),
+                "parity": float(np.abs(ours.numpy() - reference).max()), "rms": float(ours.std())}
+    if task["kind"] == "conv speed":
+        return _conv_speed()
     started = time.perf_counter()
     render = Renderer(task["impl"], folder, task.get("precision", "fp32"))
     load_seconds = time.perf_counter() - started
@@ -154,9 +153,10 @@ def _int8_simulated(render: Renderer, mel: Any) -> Any:
             module.weight.data = weight
 
 
-def _int8_conv_speed() -> dict[str, Any]:
-    """One of the model's dense convolutions (384 channels, kernel 7, dilation 3, 32768 samples) in fp32
-    (as ours runs it) and as PyTorch's quantized int8 convolution (fbgemm, VNNI), best of 5."""
+def _conv_speed() -> dict[str, Any]:
+    """One of the model's dense convolutions (384 channels, kernel 7, dilation 3, 32768 samples) as ours
+    runs it (channels-last) in fp32, bf16 and fp16, and as PyTorch's quantized int8 convolution (fbgemm,
+    VNNI), best of 5 each; plus the cost of converting the signal to 8 bits and back."""
     import warnings
 
     import torch
@@ -179,12 +179,17 @@ def _int8_conv_speed() -> dict[str, Any]:
             started = time.perf_counter()
             fn()
             times.append(time.perf_counter() - started)
-        return min(times)
+        return min(times) * 1e3
 
-    fp32 = best(lambda: torch.nn.functional.conv2d(x, weight, bias, 1, padding, (1, dilation)))
-    int8 = best(lambda: qF.conv2d(xq, wq, bias, 1, padding, (1, dilation), scale=0.05, zero_point=128))
-    convert = best(lambda: torch.quantize_per_tensor(x, 0.05, 128, torch.quint8).dequantize())
-    return {"fp32_ms": fp32 * 1e3, "int8_ms": int8 * 1e3, "quantize_dequantize_ms": convert * 1e3}
+    def float_conv(dtype: torch.dtype) -> float:
+        xd, wd, bd = x.to(dtype), weight.to(dtype).contiguous(memory_format=torch.channels_last), bias.to(dtype)
+        return best(lambda: torch.nn.functional.conv2d(xd, wd, bd, 1, padding, (1, dilation)))
+
+    times = {f"{name}_ms": float_conv(dtype) for name, dtype in
+             (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16))}
+    times["int8_ms"] = best(lambda: qF.conv2d(xq, wq, bias, 1, padding, (1, dilation), scale=0.05, zero_point=128))
+    times["quantize_dequantize_ms"] = best(lambda: torch.quantize_per_tensor(x, 0.05, 128, torch.quint8).dequantize())
+    return times
 
 
 def _peak_rss_mb() -> float:
@@ -223,14 +228,17 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = _weights(Path(tmp))
         quality = _measure({"kind": "quality", "weights": str(folder), "seconds": 5}, {})
-        add({"benchmark": "BigVGAN ours bf16 vs ours fp32, 5 s music-like (SNR dB)",
-             "value": round(quality["snr_db"], 1), "goal": ">= 30 dB for a fast mode"})
-        add({"benchmark": "BigVGAN ours int8 (simulated) vs ours fp32, 5 s music-like (SNR dB)",
-             "value": round(quality["int8_snr_db"], 1), "goal": ">= 30 dB for a fast mode"})
-        speed = _measure({"kind": "int8 speed", "weights": str(folder)}, {})
-        add({"benchmark": "one dense convolution (384 ch, k 7, 32768 samples): fp32 / int8 / 8-bit conversion ms",
-             "value": f"{speed['fp32_ms']:.0f} / {speed['int8_ms']:.0f} / {speed['quantize_dequantize_ms']:.0f}",
-             "goal": f"int8 {speed['fp32_ms'] / speed['int8_ms']:.2f}x fp32"})
+        for precision in (*SIXTEEN_BITS, "int8"):
+            add({"benchmark": f"BigVGAN ours {precision}{' (simulated)' * (precision == 'int8')} vs ours fp32, "
+                              "5 s music-like (SNR dB)",
+                 "value": round(quality[f"{precision}_snr_db"], 1), "goal": ">= 30 dB for a fast mode"})
+        speed = _measure({"kind": "conv speed", "weights": str(folder)}, {})
+        formats = ("fp32", *SIXTEEN_BITS, "int8")
+        add({"benchmark": f"one dense convolution (384 ch, k 7, 32768 samples): {' / '.join(formats)} ms "
+                          "(+ 8-bit conversion)",
+             "value": " / ".join(f"{speed[f'{p}_ms']:.0f}" for p in formats)
+             + f" (+ {speed['quantize_dequantize_ms']:.0f})",
+             "goal": ", ".join(f"{p} {speed['fp32_ms'] / speed[f'{p}_ms']:.2f}x fp32" for p in formats[1:])})
         add({"benchmark": "BigVGAN ours fp32 vs reference, 5 s (max abs)", "value": f"{quality['parity']:.1e}",
              "goal": "<= 1e-4"})
         for allocator, env in ALLOCATORS.items():
@@ -239,8 +247,8 @@ def run() -> list[dict[str, Any]]:
                 reference = _measure({**base, "impl": "reference"}, env)
                 add(_speed_row("reference", "fp32", seconds, allocator, reference, reference))
                 modes = ["fp32", *([] if fastest == "fp32" else [fastest])]
-                if "bf16" not in modes and seconds == SPEED_SECONDS[0] and not env:
-                    modes.append("bf16")  # shown for the record: not the default here (see precision.py)
+                if seconds == SPEED_SECONDS[0] and not env:  # for the record: not defaults here (precision.py)
+                    modes += [p for p in SIXTEEN_BITS if p not in modes]
                 for precision in modes:
                     ours = _measure({**base, "impl": "ours", "precision": precision}, env)
                     add(_speed_row("ours", precision, seconds, allocator, ours, reference))

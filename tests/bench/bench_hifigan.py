@@ -356,7 +356,7 @@ def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
         base = min(times["reference"], times["reference + flush-to-zero"])
         labels = {"reference": "reference V2 generator (jik876-style)", "ours": "ours, one pass",
                   "ours, windows": f"ours, {HiFiGAN.window_frames}-frame windows (what generate runs)",
-                  "ours, bfloat16": "ours in bfloat16 (AMX)"}
+                  "ours, bfloat16": "ours in bfloat16 (AVX-512-BF16; no AMX here)"}
         extra = {"ours": {"max |ours - reference|": f"{same:.1e}"},
                  "ours, bfloat16": {"log-mel L1 vs float32": round(bf16_cost, 4)}}
         rows += [{"benchmark": f"inference {seconds:g} s: {labels.get(key, key)}",

@@ -118,7 +118,8 @@ def _read_generator(files: weights.WeightFiles, device: str, precision: str) -> 
         _refetched(files, weights.CHECKPOINT_FILE, str(exc))
         state = read_checkpoint(files.checkpoint)
     generator = Generator.from_weights(config, fold_weight_norm(state, str(files.checkpoint)), str(files.checkpoint))
-    return generator.prepare(torch.bfloat16 if precision == "bf16" else torch.float32, device)
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    return generator.prepare(dtypes[precision], device)
 
 
 def _refetched(files: weights.WeightFiles, name: str, problem: str) -> Any:

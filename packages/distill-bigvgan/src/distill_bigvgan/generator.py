@@ -173,7 +173,7 @@ class Conv(nn.Module):
         self.weight = _row_kernel(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # With bf16 weights the product runs in bf16 and the signal between layers stays fp32.
+        # With 16-bit weights the product runs in 16 bits and the signal between layers stays fp32.
         y = F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=(0, self.padding),
                      dilation=(1, self.dilation))
         return y.to(x.dtype)
@@ -268,7 +268,7 @@ class Generator(nn.Module):
 
     def prepare(self, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> Generator:
         """Derive the activation constants, lay the convolution weights out channels-last, move to
-        `device`, and store the convolution weights in `dtype` (bf16: products in bf16, while the signal,
+        `device`, and store the convolution weights in `dtype` (bf16/fp16: products in 16 bits, while the signal,
         the activations and the residual sums stay fp32). Call it once."""
         for module in self.modules():
             if isinstance(module, (AntiAliasedActivation, Conv, UpConv)):
