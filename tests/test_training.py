@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import run_cli, start_distill, wait_for_checkpoint
+from conftest import run_cli, run_distill, start_distill, wait_for_checkpoint
 from distill.examples import make_example_corpus
 from distill.library import checkpoint_dir, model_path
 from distill.modelfile import load_model
@@ -61,7 +61,10 @@ def test_train_end_to_end(corpus):
 
 
 def test_same_seed_same_weights_and_resume_after_ctrl_c_and_kill(corpus, tmp_path):
-    run_cli("train", str(corpus), "--name", "whole", *FAST)
+    # Every run here is a fresh `distill` process, so no state of this test process (thread count,
+    # flush-to-zero mode, ...) can make the uninterrupted run and the resumed one compute differently.
+    finished = run_distill("train", str(corpus), "--name", "whole", *FAST)
+    assert finished.returncode == 0, finished.stderr
     reference = vae_weights("whole")
     env = {**os.environ}
 
@@ -88,7 +91,8 @@ def test_same_seed_same_weights_and_resume_after_ctrl_c_and_kill(corpus, tmp_pat
     assert f"Resume with: distill train {corpus} --name cut --resume" in stderr
     assert checkpoint.exists() and not model_path("cut").exists()
 
-    run_cli("train", str(corpus), "--name", "cut", "--resume")
+    finished = run_distill("train", str(corpus), "--name", "cut", "--resume")
+    assert finished.returncode == 0, finished.stderr
     resumed = vae_weights("cut")
     assert resumed.keys() == reference.keys()
     differ = {key: float((resumed[key].double() - reference[key].double()).abs().max())
