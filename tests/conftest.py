@@ -39,10 +39,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 
 DISTILL_EXE = os.path.join(os.path.dirname(sys.executable), "distill")  # the installed console script
 
 
-def run_distill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed `distill` console script in a subprocess (a fresh interpreter)."""
+def run_distill(*args: str, env: dict[str, str] | None = None,
+                expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """Run the installed `distill` console script in a subprocess (a fresh interpreter); like run_cli,
+    it checks the exit code unless `expect` is None."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([DISTILL_EXE, *args], capture_output=True, text=True, env=full_env, timeout=600)
+    result = subprocess.run([DISTILL_EXE, *args], capture_output=True, text=True, env=full_env, timeout=600)
+    if expect is not None:
+        assert result.returncode == expect, (result.stdout, result.stderr)
+    return result
 
 
 def start_distill(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
