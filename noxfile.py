@@ -5,6 +5,7 @@ an unpinned torch would pull gigabytes of CUDA wheels.
     nox -s tests       set up and run the test suite (what CI runs)
     nox -s slow        only the slow checks (full-size BigVGAN parity, long renders)
     nox -s bench       the benchmarks (tests/bench/run.py; `nox -s bench -- bigvgan` for one)
+    nox -s pretrain    rebuild the base vocoder's corpus and weights (needs fluidsynth; hours on a CPU)
     nox -s lint        ruff
     nox -s typecheck   mypy on the packages
 """
@@ -76,6 +77,15 @@ def bench(session: nox.Session) -> None:
     install_packages(session, *TEST_TOOLS)
     install_reference(session)
     session.run("python", "tests/bench/run.py", *session.posargs)
+
+
+@nox.session
+def pretrain(session: nox.Session) -> None:
+    """Rebuild the corpus and the weights of the base vocoder shipped in distill-hifigan (resumable:
+    run it again to continue; posargs go to the script, e.g. `nox -s pretrain -- --steps 30000`).
+    Needs Debian's fluidsynth and fluid-soundfont-gm (apt-get install fluidsynth fluid-soundfont-gm)."""
+    install_packages(session, "mido>=1.3")
+    session.run("python", "packages/distill-hifigan/pretrain/pretrain.py", *session.posargs)
 
 
 @nox.session

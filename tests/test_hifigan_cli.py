@@ -1,13 +1,15 @@
 """`distill train-vocoder` and `distill vocoders compare` through the real CLI, on tiny corpora: the
-generator (and only the generator) lands in the model file, auto-selection prefers it, the
-under-trained warning reaches the user, and resuming after kill -9 or Ctrl-C ends with the same
-weights as an uninterrupted run."""
+generator (and only the generator) lands in the model file with figures measured on held-out audio,
+auto-selection follows those figures, the under-trained warning reaches the user, and resuming after
+kill -9 or Ctrl-C ends with the same weights as an uninterrupted run, fine-tuned from the base or
+trained from scratch."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,8 +29,10 @@ from distill_hifigan.settings import ENOUGH_STEPS
 from signals import harmonic_tone
 
 PLUGINS = {"DISTILL_LOAD_PLUGINS": "distill-hifigan,distill-griffinlim"}
-TINY = ["--backend", "hifigan", "--batch-size", "2", "--segment", "4096", "--seed", "5"]
+TINY = ["--backend", "hifigan", "--batch-size", "2", "--segment", "4096", "--seed", "5"]  # fine-tuned from the base
+SCRATCH = [*TINY, "--from-scratch"]  # HiFi-GAN V2 from random weights
 GENERATOR_KEYS = set(fold_weight_norm(Generator(GeneratorConfig())).state_dict())
+UNIVERSAL = {"hifigan-base", "griffinlim", "griffinlim-22k"}  # what PLUGINS offers every model
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +48,12 @@ def vae_model(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def bundled(vae_model) -> dict:
-    """The same model with a 6-step hifigan bundled by `distill train-vocoder`."""
+    """The same model with a 6-step HiFi-GAN V2 (from scratch) bundled by `distill train-vocoder`."""
     root = vae_model["root"]
     path = root / "voiced.distill"
     shutil.copyfile(vae_model["model"], path)
     env = {"DISTILL_HOME": str(root / "home-voiced"), **PLUGINS}
-    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "6", "--json", env=env)
+    result = run_cli("train-vocoder", str(path), *SCRATCH, "--steps", "6", "--json", env=env)
     return {"path": path, "record": json.loads(result.stdout), "stderr": result.stderr, "env": env,
             "size_before": vae_model["model"].stat().st_size}
 
@@ -84,6 +88,7 @@ def test_training_metadata_is_bundled(bundled, vae_model):
     state = model.vocoder_state["hifigan"]
     training = state.training
     assert training["steps"] == 6 and training["warmup_steps"] == 3 and training["adversarial_steps"] == 3
+    assert training["from"] == "scratch"
     assert training["corpus_fingerprint"] == model.training["corpus_fingerprint"]
     assert training["files"] == 4  # the held-out recording is never trained on
     assert set(training["losses"]) >= {"mel", "g", "d", "fm"} and training["minutes"] > 0
@@ -94,16 +99,45 @@ def test_training_metadata_is_bundled(bundled, vae_model):
     assert "mel=" in bundled["stderr"] and "d=" in bundled["stderr"] and "steps/s" in bundled["stderr"]
 
 
-def test_auto_selection_prefers_the_bundled_vocoder(bundled, vae_model, tmp_path):
-    plain = generate(vae_model["model"], tmp_path / "plain")
-    assert plain["vocoder"] == "griffinlim"  # without a bundled state hifigan cannot render the model
-    voiced = generate(bundled["path"], tmp_path / "voiced")
-    assert voiced["vocoder"] == "hifigan" and "trained for this model" in voiced["reason"]
-    assert max(abs(x) for x in soundfile.read(voiced["path"])[0]) > 0
+def test_train_vocoder_stores_figures_and_auto_follows_them(bundled, vae_model):
+    """The figures measured at the end of train-vocoder rank the bundled vocoder against the universal ones."""
+    figures = load_model(bundled["path"]).vocoder_state["hifigan"].training["figures"]
+    assert figures["files"] == 1 and set(figures["rows"]) == {"hifigan"} | UNIVERSAL
+    assert all(1.0 <= row["visqol"] <= 5.0 and row["mr_stft"] > 0 for row in figures["rows"].values())
+    assert figures == bundled["record"]["figures"]
+    # The universal rival is the best-ranked one auto would use without the bundled state: hifigan-base.
+    assert generate(vae_model["model"], bundled["path"].parent / "plain")["vocoder"] == "hifigan-base"
+    bundled_wins = figures["rows"]["hifigan"]["visqol"] > figures["rows"]["hifigan-base"]["visqol"]
+    assert bundled["record"]["auto"]["vocoder"] == ("hifigan" if bundled_wins else "hifigan-base")
+    assert "ViSQOL" in bundled["record"]["auto"]["reason"]
+
+
+@pytest.mark.parametrize("bundled_wins", [True, False])
+def test_auto_never_prefers_a_bundled_vocoder_that_measured_worse(bundled, tmp_path, bundled_wins):
+    model = load_model(bundled["path"])
+    rows = model.vocoder_state["hifigan"].training["figures"]["rows"]
+    rows["hifigan-base"]["visqol"] = 3.5
+    rows["hifigan"]["visqol"] = 3.9 if bundled_wins else 3.2
+    path = tmp_path / "measured.distill"
+    save_model(model, path)
+    result = run_cli("generate", str(path), "-d", "0.5", "--seed", "1", "-o", str(tmp_path / "out"), "--json",
+                     env=PLUGINS)
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    if bundled_wins:
+        assert record["vocoder"] == "hifigan"
+        assert record["reason"] == ("'hifigan' (bundled) measured better than 'hifigan-base': "
+                                    "ViSQOL 3.90 vs 3.50 on 1 held-out file")
+    else:
+        assert record["vocoder"] == "hifigan-base"
+        assert record["reason"] == ("'hifigan-base' measured better than the bundled 'hifigan': "
+                                    "ViSQOL 3.50 vs 3.20 on 1 held-out file")
+        assert any("bundled 'hifigan' is not used" in w and "compare MODEL --save" in w for w in record["warnings"])
+    assert max(abs(x) for x in soundfile.read(record["path"])[0]) > 0
 
 
 def test_generate_shows_the_under_trained_warning(bundled, tmp_path):
-    result = run_cli("generate", str(bundled["path"]), "-d", "0.5", "-o", str(tmp_path), env=PLUGINS)
+    result = run_cli("generate", str(bundled["path"]), "-d", "0.5", "-o", str(tmp_path), "--vocoder", "hifigan",
+                     env=PLUGINS)
     lines = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert any("trained for only 6 steps" in line and "quality may be limited" in line
                and "distill train-vocoder MODEL --resume" in line for line in lines), result.stderr
@@ -112,25 +146,39 @@ def test_generate_shows_the_under_trained_warning(bundled, tmp_path):
     model.vocoder_state["hifigan"].training["steps"] = ENOUGH_STEPS
     enough = tmp_path / "enough.distill"
     save_model(model, enough)
-    result = run_cli("generate", str(enough), "-d", "0.5", "-o", str(tmp_path / "e"), env=PLUGINS)
+    result = run_cli("generate", str(enough), "-d", "0.5", "-o", str(tmp_path / "e"), "--vocoder", "hifigan",
+                     env=PLUGINS)
     assert "vocoder: hifigan" in result.stderr and "quality may be limited" not in result.stderr
 
 
-def test_vocoders_compare(bundled):
-    result = run_cli("vocoders", "compare", str(bundled["path"]), "--json", env=PLUGINS)
+def test_vocoders_compare(bundled, tmp_path):
+    path = tmp_path / "compared.distill"
+    shutil.copyfile(bundled["path"], path)
+    result = run_cli("vocoders", "compare", str(path), "--json", env=PLUGINS)
     report = json.loads(result.stdout)
     rows = {row["name"]: row for row in report["rows"]}
-    assert set(rows) == {"hifigan", "griffinlim", "griffinlim-22k", "griffin-lim 32 it (baseline)"}
+    assert set(rows) == {"hifigan", "griffin-lim 32 it (baseline)"} | UNIVERSAL and report["skipped"] == []
     assert rows["hifigan"]["kind"] == "bundled" and rows["griffinlim-22k"]["kind"] == "converted"
     assert "1 held-out recording" in report["measured_on"]
     for row in rows.values():
-        assert all(math.isfinite(row[key]) for key in ("log_mel_l1", "mr_stft", "snr_db", "speed"))
-        assert row["log_mel_l1"] > 0 and row["speed"] > 0
+        assert all(math.isfinite(row[key]) for key in ("log_mel_l1", "mr_stft", "snr_db", "speed", "visqol"))
+        assert row["log_mel_l1"] > 0 and row["speed"] > 0 and 1.0 <= row["visqol"] <= 5.0
+        assert 0.0 <= row["voicing_error"] <= 1.0 and (row["pitch_cents"] is None or row["pitch_cents"] >= 0)
+    assert [row["visqol"] for row in report["rows"]] == sorted((row["visqol"] for row in report["rows"]), reverse=True)
     # The baseline is our own Griffin-Lim: with the same iterations and seed it matches the plugin's.
-    assert rows["griffin-lim 32 it (baseline)"]["log_mel_l1"] == pytest.approx(rows["griffinlim"]["log_mel_l1"],
-                                                                                abs=1e-3)
-    table = run_cli("vocoders", "compare", str(bundled["path"]), env=PLUGINS).stdout
-    assert "LOG-MEL L1" in table and "hifigan" in table and "baseline" in table
+    for key in ("log_mel_l1", "visqol"):
+        assert rows["griffin-lim 32 it (baseline)"][key] == pytest.approx(rows["griffinlim"][key], abs=1e-3)
+    table = run_cli("vocoders", "compare", str(path), env=PLUGINS).stdout
+    assert "VISQOL" in table and "PITCH ERR" in table and "hifigan" in table and "baseline" in table
+    # --save re-measures and stores the figures where auto-selection reads them.
+    model = load_model(path)
+    model.vocoder_state["hifigan"].training["figures"] = {"files": 1, "rows": {}}
+    save_model(model, path)
+    saved = json.loads(run_cli("vocoders", "compare", str(path), "--save", "--json", env=PLUGINS).stdout)
+    assert saved["saved"]
+    figures = load_model(path).vocoder_state["hifigan"].training["figures"]
+    assert figures["rows"]["hifigan"]["visqol"] == pytest.approx(rows["hifigan"]["visqol"], abs=1e-3)
+    assert set(figures["rows"]) == {"hifigan"} | UNIVERSAL
 
 
 def test_resume_trains_further_and_refuses_what_it_cannot_do(bundled, tmp_path):
@@ -139,10 +187,10 @@ def test_resume_trains_further_and_refuses_what_it_cannot_do(bundled, tmp_path):
     env = bundled["env"]  # the library holding the 6-step run's checkpoint
     result = run_cli("train-vocoder", str(path), "--resume", "--json", env=env, expect=1)
     assert "already trained 6 steps" in result.stderr and "larger --steps" in result.stderr
-    result = run_cli("train-vocoder", str(path), *TINY, "--steps", "4", env=env, expect=1)
+    result = run_cli("train-vocoder", str(path), *SCRATCH, "--steps", "4", env=env, expect=1)
     assert "left a checkpoint" in result.stderr and "--resume" in result.stderr and "--restart" in result.stderr
     record = json.loads(run_cli("train-vocoder", str(path), "--backend", "hifigan", "--resume", "--steps", "7",
-                                "--json", env=env).stdout)
+                                "--json", env=env).stdout)  # continues from scratch, as the checkpoint began
     assert record["steps"] == 7
     assert load_model(path).vocoder_state["hifigan"].training["steps"] == 7
 
@@ -192,7 +240,9 @@ def test_another_trainable_backend_uses_the_same_command(vae_model, tmp_path):
     path = tmp_path / "fitted.distill"
     shutil.copyfile(vae_model["model"], path)
     run_cli("train-vocoder", str(path), "--backend", "griffinlim-fitted", env=PLUGINS)
-    assert generate(path, tmp_path)["vocoder"] == "griffinlim-fitted"
+    figures = load_model(path).vocoder_state["griffinlim-fitted"].training["figures"]
+    assert set(figures["rows"]) == {"griffinlim-fitted"} | UNIVERSAL
+    assert generate(path, tmp_path, "--vocoder", "griffinlim-fitted")["vocoder"] == "griffinlim-fitted"
 
 
 def test_one_short_file_fewer_files_than_the_batch_and_a_time_budget(tmp_path):
@@ -209,8 +259,9 @@ def test_one_short_file_fewer_files_than_the_batch_and_a_time_budget(tmp_path):
     assert record["minutes"] >= 0.1 and record["steps"] >= 1
 
 
-def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path):
-    args = [*TINY, "--steps", "12", "--checkpoint-every", "2"]
+@pytest.mark.parametrize("origin", [TINY, SCRATCH], ids=["from-base", "from-scratch"])
+def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path, origin):
+    args = [*origin, "--steps", "12", "--checkpoint-every", "2"]
     reference_path = tmp_path / "whole.distill"
     shutil.copyfile(vae_model["model"], reference_path)
     run_cli("train-vocoder", str(reference_path), *args, env={"DISTILL_HOME": str(tmp_path / "a"), **PLUGINS})
@@ -237,7 +288,9 @@ def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path):
         pytest.skip("training finished before Ctrl-C arrived")  # a very fast machine
     assert process.returncode == 130, stderr
     assert "checkpoint saved to" in stderr
-    assert f"Resume with: distill train-vocoder {path} --backend hifigan --resume" in stderr
+    scratch = ["--from-scratch"] if "--from-scratch" in origin else []
+    command = ["distill", "train-vocoder", str(path), "--backend", "hifigan", "--resume", *scratch]
+    assert f"Resume with: {shlex.join(command)}" in stderr
     assert read_header(path)["vocoder_state"] == {}
     run_cli("train-vocoder", str(path), "--backend", "hifigan", "--resume", env=env)
 

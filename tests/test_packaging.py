@@ -62,3 +62,17 @@ def test_release_build_pins_siblings_to_its_version(tmp_path):
         "hifigan": {f"distill-hifigan=={version}"},
         "all": {f"distill-bigvgan=={version}", f"distill-hifigan=={version}"},
     }
+
+
+def test_hifigan_wheel_carries_the_base_within_the_size_limit(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         ROOT / "packages" / "distill-hifigan"],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("distill_hifigan-*.whl")
+    assert wheel.stat().st_size <= 15_000_000  # the limit for the wheel
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "distill_hifigan/data/base.safetensors" in names
+    assert not any("pretrain" in name for name in names)  # the rebuild scripts stay in the repository

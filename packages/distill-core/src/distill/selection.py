@@ -2,7 +2,12 @@
 
 Ranks, best first: (1) a backend whose trained state is bundled in the model; (2) a universal
 backend whose mel recipe equals the model's; (3) a universal backend that needs a mel conversion.
-Within a rank the backend's declared priority wins, then its name (so the choice is stable).
+Within a rank a backend whose weights are here beats one that must download, then the declared
+priority wins, then the name (so the choice is stable).
+
+A bundled state never makes things worse: when its stored figures (measured on the model's held-out
+recordings by `train-vocoder` or `vocoders compare --save`) show a ViSQOL no higher than the best
+usable universal backend's, that universal backend is chosen instead, and the reason says so.
 """
 
 from __future__ import annotations
@@ -114,18 +119,60 @@ def select_vocoder(
         found = ", ".join(installed) or "none installed"
         raise DistillError(f"no vocoder can render this model ({found}): {hint}")
     rank, _, _, name, best = ranked[0]
+    verdict = ""
+    if rank == BUNDLED:
+        best, verdict = _measured_choice([c for r, _, _, _, c in ranked if r == BUNDLED],
+                                         [c for r, missing, _, _, c in ranked if r != BUNDLED and not missing],
+                                         model, notes)
+        rank, name = _rank(best, model) or BUNDLED, best.name
     notes += [
         f"vocoder {c.name!r} would be preferred but its weights are not on this machine: "
         f"`distill vocoders download {c.name}` fetches them"
         for r, missing, _, _, c in ranked
         if missing and (r, -c.backend.priority) < (rank, -best.backend.priority)
     ]
-    reason = {
+    reason = verdict or {
         BUNDLED: f"{name!r} was trained for this model and is bundled in it",
         SAME_RECIPE: f"{name!r} is a universal vocoder that uses this model's mel recipe",
         CONVERTED: f"{name!r} is the best installed vocoder, through a mel conversion",
     }[rank]
     return _choice(best.backend, model, reason, notes)
+
+
+def _visqol(state: VocoderState, name: str) -> tuple[float | None, int]:
+    figures = state.training.get("figures") or {}
+    row = (figures.get("rows") or {}).get(name) or {}
+    value = row.get("visqol")
+    return (float(value) if isinstance(value, int | float) else None), int(figures.get("files") or 0)
+
+
+def _measured_choice(bundled: list[RegisteredVocoder], universal: list[RegisteredVocoder], model: VocodableModel,
+                     notes: list[str]) -> tuple[RegisteredVocoder, str]:
+    """The first bundled backend that its stored figures do not show worse than the best usable universal
+    one (ViSQOL, higher wins), else that universal one; and the reason, when figures decided."""
+    if not universal:
+        return bundled[0], ""
+    rival = universal[0]
+    beaten = ""
+    for candidate in bundled:
+        state = model.vocoder_state[candidate.name]
+        own, files = _visqol(state, candidate.name)
+        other, _ = _visqol(state, rival.name)
+        if own is None or other is None:
+            if own is not None:  # measured, but not against what is usable now
+                notes.append(f"the bundled {candidate.name!r} was not measured against {rival.name!r}: "
+                             f"`distill vocoders compare MODEL --save` measures both, and auto then picks the better")
+            return candidate, ""
+        held_out = f"on {files} held-out file{'s' if files != 1 else ''}"
+        if own > other:
+            return candidate, (f"{candidate.name!r} (bundled) measured better than {rival.name!r}: "
+                               f"ViSQOL {own:.2f} vs {other:.2f} {held_out}")
+        beaten = beaten or (f"{rival.name!r} measured better than the bundled {candidate.name!r}: "
+                            f"ViSQOL {other:.2f} vs {own:.2f} {held_out}")
+        notes.append(f"the bundled {candidate.name!r} is not used: it measured no better than {rival.name!r} "
+                     f"(ViSQOL {own:.2f} vs {other:.2f}); train it further, then re-measure with "
+                     "`distill vocoders compare MODEL --save`")
+    return rival, beaten
 
 
 _loaded: dict[tuple[str, int, str], VocoderBase] = {}

@@ -132,6 +132,7 @@ class VocoderTrainingRun:
     device: str = "cpu"
     seed: int = 0
     resume: bool = False  # continue from the checkpoint in `checkpoint_dir`
+    from_scratch: bool = False  # ignore the backend's pretrained starting point, where it has one
     checkpoint_every: int | None = None  # steps between checkpoints; None: the backend's default
     # log-mel [n_mels, frames] -> the model's own VAE reconstruction of it, so a backend can learn to
     # render what the VAE actually produces; None when no VAE is at hand.

@@ -1,18 +1,17 @@
 """Did a vocoder pay off? Resynthesise a model's held-out recordings from their mels with every
-installed backend that can render the model, and measure each against the original audio.
-
-Metrics (all on the model's own recipe, at its sample rate):
-- log-mel L1: mean |log-mel(output) - log-mel(original)| in nats, what the ear hears as timbre;
-- MR-STFT: multi-resolution STFT distance (spectral convergence + log-magnitude L1, averaged over
-  FFT sizes 512, 1024 and 2048), which also sees the fine harmonic detail a mel blurs;
-- SNR in dB: waveform error, phase included (vocoders rarely keep the original phase: often ≤ 0 dB);
-- speed: seconds of audio rendered per second of wall time (× real time), windows included.
+installed backend that can render the model now, and measure each against the original audio with the
+measures in audio_metrics (log-mel L1, MR-STFT, ViSQOL, pitch, SNR) and its speed (× real time).
 A Griffin-Lim row (32 iterations, computed here, not a registered vocoder) is the baseline.
+
+Backends that cannot render without a download are listed as skipped, with the command that makes
+them usable: a comparison never starts a download unless asked to (`download=True`).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from .audio import read_audio, resample
+from .audio_metrics import log_mel_l1, mr_stft_distance, pitch_error, pitch_track, snr_db, visqol
 from .errors import DistillError
 from .generate import vocode_stream
 from .melspec import MelSpec
@@ -29,9 +29,10 @@ from .selection import load_vocoder, select_vocoder
 if TYPE_CHECKING:
     from .model import DistillModel
     from .plugins import RegisteredVocoder
+    from .vocoder import DownloadProgress
 
-STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
 MAX_SECONDS = 60.0  # of held-out audio measured: enough for stable numbers, quick to render
+GAP_SECONDS = 0.25  # of silence between held-out clips joined for ViSQOL and the pitch tracker
 BASELINE = "griffin-lim 32 it (baseline)"
 
 
@@ -41,33 +42,39 @@ class Row:
     kind: str  # "bundled", "universal", "converted" or "baseline"
     log_mel_l1: float
     mr_stft: float
+    visqol: float
+    pitch_cents: float | None  # None when not measured; NaN when nothing was voiced in both
+    voicing_error: float | None
     snr_db: float
     speed: float  # × real time
     warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "warnings": list(self.warnings)}
+        record = {**attrs.asdict(self), "warnings": list(self.warnings)}
+        return {key: None if isinstance(value, float) and math.isnan(value) else value
+                for key, value in record.items()}
 
 
-# -- metrics ----------------------------------------------------------------------------------------
-def log_mel_l1(reference: torch.Tensor, output: torch.Tensor, spec: MelSpec) -> float:
-    return float((spec.mel(output) - spec.mel(reference)).abs().mean())
+@attrs.frozen
+class Skipped:
+    name: str
+    reason: str
+    fix: str  # the command that makes it usable
 
 
-def mr_stft_distance(reference: torch.Tensor, output: torch.Tensor) -> float:
-    total = 0.0
-    for n_fft, hop in STFT_RESOLUTIONS:
-        window = torch.hann_window(n_fft)
-        ref, out = (torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() + 1e-5
-                    for x in (reference, output))
-        total += float(torch.linalg.norm(ref - out) / torch.linalg.norm(ref))
-        total += float((ref.log() - out.log()).abs().mean())
-    return total / len(STFT_RESOLUTIONS)
+@attrs.frozen
+class Comparison:
+    rows: list[Row]  # best ViSQOL first
+    skipped: list[Skipped]
+    note: str  # what was measured
+    files: int
 
-
-def snr_db(reference: torch.Tensor, output: torch.Tensor) -> float:
-    error = float((reference - output).square().sum())
-    return 10 * float(np.log10(float(reference.square().sum()) / max(error, 1e-20)))
+    def figures(self) -> dict[str, Any]:
+        """What a bundled state stores so auto-selection can rank it (baseline excluded)."""
+        return {"files": self.files, "measured_on": self.note,
+                "rows": {row.name: {"kind": row.kind, "visqol": round(row.visqol, 4),
+                                    "log_mel_l1": round(row.log_mel_l1, 4), "mr_stft": round(row.mr_stft, 4)}
+                         for row in self.rows if row.kind != "baseline"}}
 
 
 # -- the baseline -----------------------------------------------------------------------------------
@@ -138,16 +145,37 @@ def held_out_audio(model: DistillModel, audio: Path | None = None) -> tuple[list
     return clips, note
 
 
-def _usable(model: DistillModel, installed: dict[str, RegisteredVocoder]) -> list[str]:
-    names = []
+def _candidates(model: DistillModel, installed: dict[str, RegisteredVocoder], download: bool,
+                progress: DownloadProgress | None) -> tuple[list[str], list[Skipped]]:
+    """The backends that can render `model` now (downloading first when asked) and those skipped."""
+    names, skipped = [], []
     for name, registered in installed.items():
-        if name in model.vocoder_state or registered.backend.kind == "universal":
-            names.append(name)
-    return names
+        backend = registered.backend
+        if name not in model.vocoder_state and backend.kind != "universal":
+            continue  # trained per model, and this model has no state for it
+        if name not in model.vocoder_state and backend.weights_present() is False:
+            if not download:
+                skipped.append(Skipped(name, "its weights are not on this machine",
+                                       f"distill vocoders compare {model.name} --download (or `distill vocoders "
+                                       f"download {name}`)"))
+                continue
+            backend.download(progress=progress)
+        names.append(name)
+    return names, skipped
 
 
-def _measure(render: Any, clips: list[tuple[str, np.ndarray]], spec: MelSpec) -> tuple[float, float, float, float]:
+def joined(waves: list[np.ndarray], rate: int) -> np.ndarray:
+    """Clips joined with short gaps: ViSQOL and the pitch tracker need seconds of audio, not 0.5 s effects."""
+    gap = np.zeros(int(GAP_SECONDS * rate), np.float32)
+    return np.concatenate([part for wave in waves for part in (wave, gap)])
+
+
+def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[str, np.ndarray]], spec: MelSpec,
+            reference_pitch: Any | None = None) -> Row:
+    """Resynthesise each clip from its true mels with `render` and measure the result (an unnamed Row);
+    the pitch columns need `pitch_track` of the joined references (None: not measured)."""
     mel_l1 = stft = snr = seconds = wall = 0.0
+    references, outputs = [], []
     for _, wave in clips:
         reference = torch.from_numpy(wave)
         mel = spec.mel(reference)
@@ -161,18 +189,32 @@ def _measure(render: Any, clips: list[tuple[str, np.ndarray]], spec: MelSpec) ->
         stft += weight * mr_stft_distance(reference, output)
         snr += weight * snr_db(reference, output)
         seconds += weight
-    return mel_l1 / seconds, stft / seconds, snr / seconds, seconds / max(wall, 1e-9)
+        references.append(reference.numpy())
+        outputs.append(output.numpy())
+    joined_reference, joined_output = joined(references, spec.sample_rate), joined(outputs, spec.sample_rate)
+    cents = voicing = None
+    if reference_pitch is not None:
+        cents, voicing = pitch_error(reference_pitch, pitch_track(joined_output, spec.sample_rate))
+    return Row("", "", mel_l1 / seconds, stft / seconds, visqol(joined_reference, joined_output, spec.sample_rate),
+               cents, voicing, snr / seconds, seconds / max(wall, 1e-9))
 
 
-def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu") -> tuple[list[Row], str]:
-    """Rows for every backend that can render `model` plus the Griffin-Lim baseline, best log-mel L1 first."""
+def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu", *, download: bool = False,
+            progress: DownloadProgress | None = None, pitch: bool = True, baseline: bool = True) -> Comparison:
+    """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio."""
     from .plugins import installed_vocoders
 
     clips, note = held_out_audio(model, audio)
     spec = model.mel_spec
+    reference_pitch = None
+    if pitch:
+        trimmed = [wave[: spec.num_samples(spec.num_frames(len(wave)))] for _, wave in clips]
+        reference_pitch = pitch_track(joined(trimmed, spec.sample_rate), spec.sample_rate)
+    installed = installed_vocoders()
+    names, skipped = _candidates(model, installed, download, progress)
     rows = []
     with torch.inference_mode():
-        for name in _usable(model, installed := installed_vocoders()):
+        for name in names:
             choice = select_vocoder(model, name, installed)
             vocoder = load_vocoder(choice, spec, device)
 
@@ -184,6 +226,9 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu")
 
             render(spec.mel(torch.from_numpy(clips[0][1][: 64 * spec.hop_length])))  # warm up, untimed
             kind = "bundled" if choice.state is not None else "converted" if choice.needs_conversion else "universal"
-            rows.append(Row(name, kind, *_measure(render, clips, spec), warnings=choice.warnings))
-        rows.append(Row(BASELINE, "baseline", *_measure(lambda mel: griffin_lim(mel, spec), clips, spec)))
-    return sorted(rows, key=lambda row: row.log_mel_l1), note
+            row = measure(render, clips, spec, reference_pitch)
+            rows.append(attrs.evolve(row, name=name, kind=kind, warnings=choice.warnings))
+        if baseline:
+            row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, reference_pitch)
+            rows.append(attrs.evolve(row, name=BASELINE, kind="baseline"))
+    return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips))

@@ -1,4 +1,5 @@
-"""distill-hifigan: a per-model HiFi-GAN V2 trained on a model's own recordings and bundled into it.
+"""distill-hifigan: a pretrained base vocoder for every model (`hifigan-base`), and per-model vocoders
+fine-tuned from it on a model's own recordings and bundled into it (`hifigan`).
 
 Hooks only here (no torch at import: `distill --help` imports this module).
 """
@@ -19,6 +20,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 @hookimpl
 def register_vocoders(register: Callable[[Any], None]) -> None:
-    from .backend import HiFiGAN
+    from .backend import HiFiGAN, HiFiGANBase
 
     register(HiFiGAN)
+    register(HiFiGANBase)

@@ -1,4 +1,6 @@
-"""The `hifigan` backend: a per-model HiFi-GAN V2 whose generator is bundled in the model file."""
+"""The backends: `hifigan`, a per-model generator bundled in the model file (the frame-rate generator
+fine-tuned from the base, or a HiFi-GAN V2 trained from scratch), and `hifigan-base`, the shipped
+pretrained base that renders any model in distill's recipe with no training."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from distill.melspec import DISTILL_MEL
 from distill.vocoder import VocoderBase, VocoderState, VocoderTrainingRun
 
 from . import __version__
-from .config import GeneratorConfig
 from .settings import ENOUGH_STEPS
 
 if TYPE_CHECKING:
@@ -21,13 +22,14 @@ class HiFiGAN(VocoderBase):
     kind = "per-model"
     mel_spec = DISTILL_MEL
     priority = 10
-    description = "HiFi-GAN V2 trained on this model's own recordings (distill train-vocoder)"
-    # The generator sees 13 frames each way (27 in all). The crossfade spans the whole overlap, so its
-    # ends weigh in a window's edge frames, which lack context: an overlap of ~4.7x the receptive field
-    # keeps their weight small (windowed vs single pass: below -70 dB, tests/test_hifigan_networks.py);
+    description = "a vocoder fine-tuned on this model's own recordings (distill train-vocoder)"
+    # HiFi-GAN V2 sees 13 frames each way, the frame-rate generator 23 (FrameGeneratorConfig.receptive_field_frames).
+    # A 16-frame crossfade centred in a 128-frame overlap uses each window only where it has 56 frames of
+    # context, so windowed rendering equals a single pass (tests/test_base.py, test_hifigan_networks.py);
     # windows of 1024 frames (12 s) keep the overlap's cost at 12.5 %.
     window_frames: ClassVar[int] = 1024
     overlap_frames: ClassVar[int] = 128
+    crossfade_frames: ClassVar[int | None] = 16
 
     def __init__(self, generator: torch.nn.Module, state: VocoderState, device: str = "cpu") -> None:
         super().__init__(device)
@@ -37,6 +39,8 @@ class HiFiGAN(VocoderBase):
     @classmethod
     def load(cls, state: VocoderState | None = None, device: str = "cpu") -> HiFiGAN:
         from .fast import FastGenerator
+        from .frame_config import FrameGeneratorConfig, generator_config_from_dict
+        from .frame_generator import frame_generator
         from .networks import inference_generator
 
         if state is None:
@@ -46,8 +50,11 @@ class HiFiGAN(VocoderBase):
             raise DistillError("this model's hifigan state was trained on another mel recipe; retrain it with "
                                "`distill train-vocoder MODEL --backend hifigan --restart`")
         try:
-            config = GeneratorConfig.from_dict(state.config["generator"])
-            generator = FastGenerator(inference_generator(config, state.weights))
+            config = generator_config_from_dict(state.config["generator"])
+            if isinstance(config, FrameGeneratorConfig):
+                generator = frame_generator(config, cls.mel_spec.filterbank(), state.weights).eval()
+            else:
+                generator = FastGenerator(inference_generator(config, state.weights))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise DistillError(f"the bundled hifigan state is damaged ({type(exc).__name__}: {exc}); retrain it "
                                "with `distill train-vocoder MODEL --backend hifigan --restart`") from None
@@ -56,7 +63,7 @@ class HiFiGAN(VocoderBase):
     @classmethod
     def state_warning(cls, state: VocoderState) -> str | None:
         steps = int(state.training.get("steps", 0))
-        if steps >= ENOUGH_STEPS:
+        if steps >= ENOUGH_STEPS or state.training.get("from") == "base":  # fine-tuning starts good
             return None
         return (f"the bundled hifigan vocoder was trained for only {steps} steps (under {ENOUGH_STEPS}): quality may "
                 f"be limited; train further with `distill train-vocoder MODEL --resume --steps {max(3000, 2 * steps)}`")
@@ -83,3 +90,38 @@ class HiFiGAN(VocoderBase):
             raise DistillError(f"hifigan trains on distill's mel recipe ({cls.mel_spec.describe()}); this model "
                                f"uses {run.mel_spec.describe()}")
         return train_state(run, __version__)
+
+
+class HiFiGANBase(HiFiGAN):
+    """The pretrained base, shipped in the package: every model in distill's recipe gets an offline
+    neural vocoder with no training. Shares rendering with `hifigan`; it is not trainable itself
+    (`distill train-vocoder` fine-tunes a copy of it into the model as `hifigan`)."""
+
+    name = "hifigan-base"
+    kind = "universal"
+    priority = 50  # below BigVGAN (100) when its weights are present
+    description = "the pretrained base vocoder shipped with distill-hifigan: any model, offline, no training"
+    train = None  # type: ignore[assignment]
+
+    @classmethod
+    def weights_present(cls) -> bool:
+        from .base import base_present
+
+        return base_present()
+
+    @classmethod
+    def load(cls, state: VocoderState | None = None, device: str = "cpu") -> HiFiGANBase:
+        from .base import load_base
+        from .frame_generator import frame_generator
+
+        if state is not None:
+            raise DistillError("hifigan-base is universal and takes no bundled state")
+        config, weights, provenance = load_base()
+        generator = frame_generator(config, cls.mel_spec.filterbank(), weights).eval()
+        base_state = VocoderState(backend=cls.name, version=__version__, config={"generator": config.to_dict()},
+                                  training=provenance)
+        return cls(generator.to(device), base_state, device)
+
+    @classmethod
+    def state_warning(cls, state: VocoderState) -> str | None:
+        return None

@@ -49,3 +49,21 @@ def multi_resolution_stft_loss(generated: torch.Tensor, target: torch.Tensor) ->
         convergence = torch.linalg.norm(real - fake) / torch.linalg.norm(real).clamp(min=1e-7)
         total = total + convergence + (fake.log() - real.log()).abs().mean()
     return total / len(STFT_RESOLUTIONS)
+
+
+def _anti_wrapped(difference: torch.Tensor) -> torch.Tensor:
+    """|x| of a phase difference taken modulo 2π into [-π, π] (APNet's anti-wrapping function)."""
+    return torch.abs(difference - 2 * torch.pi * torch.round(difference / (2 * torch.pi)))
+
+
+def phase_loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """APNet's phase terms on [B, n_freqs, T] phases: instantaneous phase, group delay (its difference
+    across bins) and instantaneous frequency (across frames), anti-wrapped and weighted per bin by
+    `weight` (the target's magnitude share: the phase of a bin with no energy is noise)."""
+    total = (weight * _anti_wrapped(predicted - target)).sum() / weight.sum()
+    for dim in (1, 2):
+        pair = weight.narrow(dim, 1, weight.shape[dim] - 1) * weight.narrow(dim, 0, weight.shape[dim] - 1)
+        pair = pair.sqrt()
+        change = torch.diff(predicted, dim=dim) - torch.diff(target, dim=dim)
+        total = total + (pair * _anti_wrapped(change)).sum() / pair.sum()
+    return total

@@ -27,6 +27,7 @@ class TrainSettings:
     mel_weight: float = 45.0
     feature_weight: float = 2.0
     stft_weight: float = 20.0  # warm-up only, beside the mel term
+    phase_weight: float = 10.0  # the frame-rate generator's phase terms (APNet's anti-wrapped losses)
     vae_fraction: float = 0.25  # examples whose input mel is the model's VAE reconstruction
     gain_db: float = 12.0  # random level change, downwards (and up while the peak stays below -0.1 dBFS)
     polarity: bool = True  # random sign flip: the mel cannot tell, so neither should the vocoder
@@ -46,3 +47,9 @@ class TrainSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
         return cls(**data)
+
+
+# Fine-tuning the frame-rate generator from the shipped base: regression only (no discriminators), at a
+# fraction of the pretraining rate so the base's general knowledge is refined, not overwritten.
+FINETUNE = TrainSettings(batch_size=8, segment=64 * 512, lr=5e-5, warmup_lr=5e-5, lr_decay=1.0, warmup_fraction=1.0,
+                         polarity=False)

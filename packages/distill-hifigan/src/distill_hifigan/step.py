@@ -1,5 +1,6 @@
-"""One training step: generator-only (warm-up) or adversarial. Losses come back as detached tensors
-on the networks' device, so the step never forces a device sync and runs on any device."""
+"""One training step. HiFi-GAN V2: generator-only (warm-up) or adversarial; the frame-rate generator:
+regression (mel, multi-resolution STFT and phase terms). Losses come back as detached tensors on the
+networks' device, so the step never forces a device sync and runs on any device."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from distill.errors import DistillError
 from distill.melspec import MelSpec
 
 from .data import Batch
+from .frame_generator import FrameGenerator, analysis_stft
 from .losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
     mel_l1,
     multi_resolution_stft_loss,
+    phase_loss,
 )
 from .networks import Discriminators, Generator
 from .settings import TrainSettings
@@ -47,6 +50,34 @@ class Networks:
         self.discriminators.load_state_dict(state["discriminators"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+
+    def step(self, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
+             noise: torch.Generator) -> dict[str, torch.Tensor]:
+        return train_step(self, batch, mel_spec, settings, adversarial, noise)
+
+
+class FrameNetworks:
+    """A frame-rate generator and its optimiser: trained by regression, with no discriminators."""
+
+    def __init__(self, generator: FrameGenerator, settings: TrainSettings, device: str) -> None:
+        self.device = torch.device(device)
+        self.generator = generator.to(self.device).train()
+        self.opt_g = torch.optim.AdamW(self.generator.parameters(), settings.lr, betas=settings.betas)
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr
+
+    def state_dict(self) -> dict[str, object]:
+        return {"generator": self.generator.state_dict(), "opt_g": self.opt_g.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+
+    def step(self, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
+             noise: torch.Generator) -> dict[str, torch.Tensor]:
+        return frame_step(self.generator, self.opt_g, batch, mel_spec, settings)
 
 
 def train_step(nets: Networks, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
@@ -95,3 +126,30 @@ def train_step(nets: Networks, batch: Batch, mel_spec: MelSpec, settings: TrainS
     finally:
         nets.discriminators.requires_grad_(True)
     return {"mel": mel.detach(), "g": adv.detach(), "fm": features.detach(), "d": d_loss.detach()}
+
+
+def frame_losses(generator: FrameGenerator, batch: Batch, mel_spec: MelSpec) -> dict[str, torch.Tensor]:
+    """The frame-rate generator's regression terms on one batch: mel L1 and multi-resolution STFT on
+    the waveform it renders, and APNet's phase terms on the phase it predicts."""
+    log_magnitude, phase = generator.spectrum(batch.mel)
+    fake = generator.synthesise(log_magnitude, phase)[:, 0]
+    real = batch.audio[:, 0]
+    with torch.no_grad():
+        target = analysis_stft(real, generator.config, generator.window)
+        magnitude = target.abs()
+        weight = magnitude / magnitude.sum(dim=(1, 2), keepdim=True).clamp(min=1e-9)
+        target_mel = mel_spec.mel(real)
+    return {"mel": mel_l1(mel_spec, fake, target_mel), "stft": multi_resolution_stft_loss(fake, real),
+            "phase": phase_loss(phase, target.angle(), weight)}
+
+
+def frame_step(generator: FrameGenerator, optimizer: torch.optim.Optimizer, batch: Batch, mel_spec: MelSpec,
+               settings: TrainSettings) -> dict[str, torch.Tensor]:
+    """One regression update of a frame-rate generator; returns its detached losses."""
+    losses = frame_losses(generator, batch, mel_spec)
+    loss = (settings.mel_weight * losses["mel"] + settings.stft_weight * losses["stft"]
+            + settings.phase_weight * losses["phase"])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {key: value.detach() for key, value in losses.items()}

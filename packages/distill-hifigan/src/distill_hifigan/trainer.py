@@ -1,5 +1,7 @@
-"""A training run of the per-model HiFi-GAN: budget in steps (or minutes), a generator-only warm-up,
-then adversarial training; checkpoints apart from the model; resume after Ctrl-C or kill -9.
+"""A training run of the per-model vocoder: budget in steps (or minutes); checkpoints apart from the
+model; resume after Ctrl-C or kill -9. By default the frame-rate generator is fine-tuned from the
+shipped base by regression; `from_scratch` trains a HiFi-GAN V2 with a generator-only warm-up, then
+adversarially.
 
 Everything random after initialisation comes from two checkpointed generators (batches and
 discriminator noise) and the learning rate is a function of the step, so a resumed CPU run with a
@@ -22,9 +24,11 @@ from distill.vocoder import VocoderState, VocoderTrainingInterrupted, VocoderTra
 from .config import DiscriminatorConfig, GeneratorConfig
 from .data import TrainingAudio
 from .denormals import flush_denormals
+from .frame_config import FrameGeneratorConfig, generator_config_from_dict
+from .frame_generator import FrameGenerator, frame_generator
 from .networks import Discriminators, Generator, fold_weight_norm
-from .settings import DEFAULT_STEPS, TrainSettings
-from .step import Networks, train_step
+from .settings import DEFAULT_STEPS, FINETUNE, TrainSettings
+from .step import FrameNetworks, Networks
 
 CHECKPOINT_FORMAT = "distill-hifigan-checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -106,9 +110,18 @@ def _summary(recent: list[dict[str, float]]) -> dict[str, float]:
     return {key: sum(r[key] for r in recent if key in r) / sum(key in r for r in recent) for key in sorted(keys)}
 
 
+def _networks(run: VocoderTrainingRun, settings: TrainSettings, config: GeneratorConfig | FrameGeneratorConfig,
+              discriminator_config: DiscriminatorConfig | None,
+              start: dict[str, torch.Tensor] | None) -> Networks | FrameNetworks:
+    if isinstance(config, FrameGeneratorConfig):
+        return FrameNetworks(frame_generator(config, run.mel_spec.filterbank(), start), settings, run.device)
+    assert discriminator_config is not None
+    return Networks(Generator(config), Discriminators(discriminator_config), settings, run.device)
+
+
 @attrs.frozen
 class RunResult:
-    generator: Generator  # folded, on the CPU
+    generator: Generator | FrameGenerator  # ready for inference (weight norm folded), on the CPU
     settings: TrainSettings
     progress: Progress
     audio_seconds: float
@@ -118,23 +131,29 @@ class RunResult:
 def run_training(
     run: VocoderTrainingRun,
     settings: TrainSettings,
-    generator_config: GeneratorConfig,
-    discriminator_config: DiscriminatorConfig,
+    generator_config: GeneratorConfig | FrameGeneratorConfig,
+    discriminator_config: DiscriminatorConfig | None,
     version: str,
     log: Callable[[str], None] = lambda message: None,
+    start: dict[str, torch.Tensor] | None = None,
 ) -> RunResult:
+    """Train (or resume) one run; `start` holds the weights a fresh frame-rate generator begins from."""
     path = checkpoint_path(run)
     state = load_checkpoint(path, CHECKPOINT_FORMAT) if run.resume else None
     if state is not None:
         settings = _resumed_settings(run, state, path)
-        generator_config = GeneratorConfig.from_dict(state["generator_config"])
-        discriminator_config = DiscriminatorConfig(**state["discriminator_config"])
+        generator_config = generator_config_from_dict(state["generator_config"])
+        saved = state["discriminator_config"]
+        discriminator_config = DiscriminatorConfig(**saved) if saved is not None else None
+        if run.from_scratch and discriminator_config is None:
+            raise DistillError(f"checkpoint {path} was fine-tuned from the base, and a resumed run continues the way "
+                               "it started: leave out --from-scratch, or start over with --restart")
     budget = Budget(run.steps, run.minutes)
     if state is not None and run.steps is None and run.minutes is None:
         budget = Budget(**state["budget"])  # an interrupted run carries on towards its own target
 
     torch.manual_seed(settings.seed)
-    nets = Networks(Generator(generator_config), Discriminators(discriminator_config), settings, run.device)
+    nets = _networks(run, settings, generator_config, discriminator_config, start)
     sampler = torch.Generator().manual_seed(settings.seed)
     noise = torch.Generator().manual_seed(settings.seed + 1)
     progress = Progress()
@@ -157,7 +176,8 @@ def run_training(
     def checkpoint() -> None:
         save_checkpoint(path, CHECKPOINT_FORMAT, {
             "version": version, "settings": settings.to_dict(),
-            "generator_config": generator_config.to_dict(), "discriminator_config": attrs.asdict(discriminator_config),
+            "generator_config": generator_config.to_dict(),
+            "discriminator_config": attrs.asdict(discriminator_config) if discriminator_config else None,
             "model_id": run.model_id, "fingerprint": run.fingerprint, "budget": attrs.asdict(budget),
             "step": progress.step, "seconds": progress.seconds, "switch": progress.switch,
             "history": progress.history, "recent": progress.recent,
@@ -168,13 +188,12 @@ def run_training(
     with flush_denormals():
         _loop(run, settings, budget, nets, audio, sampler, noise, progress, total, checkpoint, path)
 
-    generator = nets.generator
-    fold_weight_norm(generator)
-    generator.cpu().eval()
+    generator = fold_weight_norm(nets.generator).cpu().eval()
     return RunResult(generator, settings, progress, audio.seconds, len(run.audio_files))
 
 
-def _loop(run: VocoderTrainingRun, settings: TrainSettings, budget: Budget, nets: Networks, audio: TrainingAudio,
+def _loop(run: VocoderTrainingRun, settings: TrainSettings, budget: Budget, nets: Networks | FrameNetworks,
+          audio: TrainingAudio,
           sampler: torch.Generator, noise: torch.Generator, progress: Progress, total: int,
           checkpoint: Callable[[], None], path: Path) -> None:
     last_checkpoint = started = time.monotonic()
@@ -184,7 +203,7 @@ def _loop(run: VocoderTrainingRun, settings: TrainSettings, budget: Budget, nets
         adversarial = progress.adversarial()
         nets.set_lr(_lr(progress.step, progress, settings))
         batch = audio.sample(settings, sampler).to(nets.device)
-        losses = train_step(nets, batch, run.mel_spec, settings, adversarial, noise)
+        losses = nets.step(batch, run.mel_spec, settings, adversarial, noise)
         record = {key: float(value) for key, value in losses.items()}
         progress.step += 1
         now = time.monotonic()
@@ -212,15 +231,28 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
     the run did. Discriminators and optimisers stay in the checkpoint."""
     import platform
 
-    defaults = TrainSettings()
+    from .base import load_base
+
+    defaults = TrainSettings() if run.from_scratch else FINETUNE
     settings = attrs.evolve(defaults, batch_size=run.batch_size or defaults.batch_size,
                             segment=run.segment or defaults.segment, seed=run.seed,
                             checkpoint_every=run.checkpoint_every or defaults.checkpoint_every)
-    result = run_training(run, settings, GeneratorConfig(), DiscriminatorConfig(width=settings.disc_width),
-                          version, log)
+    config, weights, provenance = load_base()
+    if run.from_scratch:
+        result = run_training(run, settings, GeneratorConfig(), DiscriminatorConfig(width=settings.disc_width),
+                              version, log)
+    else:  # a resumed run carries on as its checkpoint started, from the base or from scratch
+        result = run_training(run, settings, config, None, version, log, start=weights)
+    tuned = isinstance(result.generator, FrameGenerator)
+    origin: dict[str, Any] = {"from": "scratch"}
+    if tuned:
+        origin = {"from": "base", "base": {key: provenance.get(key) for key in ("steps", "date", "validation")}}
     progress = result.progress
     switch = progress.switch if progress.switch is not None else progress.step
-    weights = {key: tensor.detach().clone() for key, tensor in result.generator.state_dict().items()}
+    # A fine-tuned frame-rate generator is stored as float16 like the base it came from: half the bytes in the
+    # model file, and the difference is far below what the ear or the metrics notice (tests/test_base.py).
+    storage = torch.float16 if tuned else torch.float32
+    weights = {key: tensor.detach().to(storage) for key, tensor in result.generator.state_dict().items()}
     return VocoderState(
         backend="hifigan",
         version=version,
@@ -235,6 +267,7 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
             "losses": {key: round(value, 4) for key, value in _summary(progress.recent).items()},
             "history": progress.history[-40:],
             "settings": result.settings.to_dict(),
+            **origin,
             "files": result.files,
             "audio_seconds": round(result.audio_seconds, 2),
             "corpus_fingerprint": run.fingerprint,

@@ -65,6 +65,22 @@ def _corpus(model: DistillModel, audio: Path | None, say: Any) -> tuple[Corpus, 
     return corpus, files
 
 
+def _measure(model: DistillModel, audio: Path | None, device: str, say: Any) -> dict[str, Any] | None:
+    """The new state's and the usable universal backends' figures on the held-out recordings (what
+    auto-selection ranks by), or None with a note when they cannot be measured."""
+    from ..errors import DistillError
+    from ..vocoder_compare import compare
+
+    say("measuring it against the installed universal vocoders on the held-out recordings ...")
+    try:
+        result = compare(model, audio, device, pitch=False, baseline=False)
+    except DistillError as exc:
+        say(f"note: not measured ({exc}); --vocoder auto will prefer the bundled vocoder")
+        return None
+    say("  " + ", ".join(f"{row.name} ViSQOL {row.visqol:.2f}" for row in result.rows) + f" ({result.note})")
+    return result.figures()
+
+
 @click.command("train-vocoder")
 @click.argument("model_ref", metavar="MODEL")
 @click.option("--backend", help="Trainable vocoder to train (default: the one installed).")
@@ -81,11 +97,13 @@ def _corpus(model: DistillModel, audio: Path | None, say: Any) -> tuple[Corpus, 
               help="Steps between checkpoints (default: the backend's; there is also one every minute).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run, or train a finished one further.")
 @click.option("--restart", is_flag=True, help="Discard an earlier run's checkpoint and start over.")
+@click.option("--from-scratch", is_flag=True,
+              help="Train from random weights instead of fine-tuning the backend's pretrained base.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON record at the end (progress goes to stderr).")
 def train_vocoder_command(
     model_ref: str, backend: str | None, steps: int | None, minutes: float | None, batch_size: int | None,
     segment: int | None, audio: Path | None, device: str, seed: int, checkpoint_every: int | None, resume: bool,
-    restart: bool, as_json: bool,
+    restart: bool, from_scratch: bool, as_json: bool,
 ) -> None:
     """Train a vocoder on MODEL's own recordings and bundle it into the model file."""
     import datetime
@@ -101,6 +119,7 @@ def train_vocoder_command(
     from ..generate import LoadedModel
     from ..library import checkpoint_dir, resolve_model
     from ..modelfile import load_model, save_model
+    from ..selection import select_vocoder
     from ..training import stop_on_sigint
     from ..vocoder import VocoderTrainingInterrupted, VocoderTrainingRun
 
@@ -158,13 +177,14 @@ def train_vocoder_command(
             run = VocoderTrainingRun(
                 audio_files=tuple(files), mel_spec=model.mel_spec, checkpoint_dir=folder, steps=steps,
                 minutes=minutes, batch_size=batch_size, segment=segment, device=torch_device, seed=seed,
-                resume=resume, checkpoint_every=checkpoint_every, reconstruct=reconstruct,
+                resume=resume, from_scratch=from_scratch, checkpoint_every=checkpoint_every, reconstruct=reconstruct,
                 fingerprint=corpus.fingerprint, model_id=model.id, progress=progress, stop=stop,
             )
             state = registered.backend.train(run)  # type: ignore[attr-defined]
     except VocoderTrainingInterrupted as interrupted:
         bar.close()
         command = ["distill", "train-vocoder", model_ref, "--backend", name, "--resume"]
+        command += ["--from-scratch"] if from_scratch else []
         command += ["--audio", str(audio)] if audio else []
         click.echo(f"\nInterrupted at step {interrupted.step}; checkpoint saved to {interrupted.checkpoint}.\n"
                    f"Resume with: {shlex.join(command)}", err=True)
@@ -179,6 +199,9 @@ def train_vocoder_command(
     state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
     current.vocoder_state[name] = state
+    figures = _measure(current, audio, torch_device, say)
+    if figures:
+        state.training["figures"] = figures
     save_model(current, path)
     growth = path.stat().st_size - before
     minutes_done = state.training.get("seconds", time.monotonic() - started) / 60
@@ -188,9 +211,14 @@ def train_vocoder_command(
     warning = registered.backend.state_warning(state)
     if warning:
         click.echo(f"warning: {warning}", err=True)
+    choice = select_vocoder(current)
+    say(f"--vocoder auto now picks {choice.backend.name!r}: {choice.reason}")
+    for note in choice.warnings:
+        say(f"note: {note}")
     if as_json:
         click.echo(json.dumps({
             "model": model.name, "path": str(path), "backend": name, "steps": state.training.get("steps"),
             "minutes": round(minutes_done, 2), "losses": state.training.get("losses", {}),
             "bytes_added": growth, "checkpoint": str(folder), "warnings": [warning] if warning else [],
+            "figures": figures, "auto": {"vocoder": choice.backend.name, "reason": choice.reason},
         }))

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import attrs
 import click
 
 from ..devices import DEVICES
 from ..vocoder import VocoderBase
 from .output import echo_json, echo_table
 
+if TYPE_CHECKING:
+    from ..vocoder_compare import Row
+
 
 def _weights(backend: type[VocoderBase]) -> str:
     if backend.kind != "universal":
         return "per model"
     return {None: "not needed", True: "present", False: "not downloaded"}[backend.weights_present()]
+
+
+class DownloadBars:
+    """A download-progress callback drawing one tqdm bar per file on stderr."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, filename: str, done: int, total: int) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        if filename not in self.bars:
+            self.bars[filename] = tqdm(total=total, desc=filename, unit="B", unit_scale=True, file=sys.stderr)
+        self.bars[filename].update(done - self.bars[filename].n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 @click.group("vocoders", invoke_without_command=True)
@@ -67,28 +93,17 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 def download_command(name: str) -> None:
     """Download the weights of vocoder NAME ahead of time (then it works offline)."""
-    import sys
-
-    from tqdm import tqdm
-
     from ..errors import DistillError
     from ..plugins import installed_vocoders
 
     vocoders = installed_vocoders()
     if name not in vocoders:
         raise DistillError(f"vocoder {name!r} is not installed (installed: {', '.join(vocoders) or 'none'})")
-    bars: dict[str, tqdm] = {}
-
-    def progress(filename: str, done: int, total: int) -> None:
-        if filename not in bars:
-            bars[filename] = tqdm(total=total, desc=filename, unit="B", unit_scale=True, file=sys.stderr)
-        bars[filename].update(done - bars[filename].n)
-
+    progress = DownloadBars()
     try:
         vocoders[name].backend.download(progress=progress)
     finally:
-        for bar in bars.values():
-            bar.close()
+        progress.close()
     click.echo(f"{name}: weights are on this machine")
 
 
@@ -97,23 +112,48 @@ def download_command(name: str) -> None:
 @click.option("--audio", type=click.Path(file_okay=False, path_type=Path),
               help="The model's recordings, if they moved since it was trained.")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
+@click.option("--download", is_flag=True,
+              help="Download the weights of backends that lack them, then compare them too.")
+@click.option("--save", is_flag=True,
+              help="Store the figures in the model's bundled vocoders: --vocoder auto ranks them by these.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def compare_command(model_ref: str, audio: Path | None, device: str, as_json: bool) -> None:
+def compare_command(model_ref: str, audio: Path | None, device: str, download: bool, save: bool,
+                    as_json: bool) -> None:
     """Resynthesise MODEL's held-out recordings with every usable vocoder and measure each."""
     from ..devices import resolve_device
     from ..library import resolve_model
-    from ..modelfile import load_model
+    from ..modelfile import load_model, save_model
     from ..vocoder_compare import compare
 
-    model = load_model(resolve_model(model_ref))
-    rows, note = compare(model, audio, resolve_device(device)[0])
+    path = resolve_model(model_ref)
+    model = load_model(path)
+    bars = DownloadBars()
+    try:
+        result = compare(model, audio, resolve_device(device)[0], download=download, progress=bars)
+    finally:
+        bars.close()
+    if save and model.vocoder_state:
+        current = load_model(path)
+        for state in current.vocoder_state.values():
+            state.training["figures"] = result.figures()
+        save_model(current, path)
     if as_json:
-        echo_json({"model": model.name, "measured_on": note, "rows": [row.as_dict() for row in rows]})
+        echo_json({"model": model.name, "measured_on": result.note, "rows": [row.as_dict() for row in result.rows],
+                   "skipped": [attrs.asdict(s) for s in result.skipped], "saved": bool(save and model.vocoder_state)})
         return
-    click.echo(f"{model.name}: resynthesis of {note}")
+    click.echo(f"{model.name}: resynthesis of {result.note}")
+
+    def cents(row: Row) -> str:
+        return "-" if row.pitch_cents is None or math.isnan(row.pitch_cents) else f"{row.pitch_cents:.0f}"
+
     echo_table(
-        ["VOCODER", "KIND", "LOG-MEL L1", "MR-STFT", "SNR dB", "SPEED"],
-        [[r.name, r.kind, f"{r.log_mel_l1:.3f}", f"{r.mr_stft:.3f}", f"{r.snr_db:.1f}", f"{r.speed:.1f}x"]
-         for r in rows],
+        ["VOCODER", "KIND", "VISQOL", "LOG-MEL L1", "MR-STFT", "PITCH ERR (cents)", "VOICING ERR", "SNR dB", "SPEED"],
+        [[r.name, r.kind, f"{r.visqol:.2f}", f"{r.log_mel_l1:.3f}", f"{r.mr_stft:.3f}", cents(r),
+          f"{100 * (r.voicing_error or 0):.0f}%", f"{r.snr_db:.1f}", f"{r.speed:.1f}x"] for r in result.rows],
     )
-    click.echo("lower is better for LOG-MEL L1 and MR-STFT; SPEED is x real time on this machine")
+    click.echo("higher is better for VISQOL (identical audio: 4.73); lower for the others; SPEED is x real time here")
+    for skipped in result.skipped:
+        click.echo(f"skipped {skipped.name}: {skipped.reason}; to include it: {skipped.fix}")
+    if save:
+        click.echo(f"stored these figures in {path}'s bundled vocoders" if model.vocoder_state
+                   else "nothing to store: the model carries no bundled vocoder")

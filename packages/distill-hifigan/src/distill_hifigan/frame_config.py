@@ -1,0 +1,57 @@
+"""The frame-rate generator's architecture as JSON-friendly data (stored beside its weights). No torch here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from distill.melspec import DISTILL_MEL
+
+from .config import GeneratorConfig
+
+ARCHITECTURE = "frame"  # the `architecture` a state's config names; HiFi-GAN V2 states name "hifigan-v2"
+
+
+@attrs.frozen
+class FrameGeneratorConfig:
+    """A Vocos-style generator: ConvNeXt blocks at the mel frame rate, then an inverse STFT.
+
+    The magnitude is the mel filterbank's pseudo-inverse applied to the input (FreeV's prior) times a
+    learnt correction, so a louder input gives a proportionally louder output by construction; the
+    phase is predicted per frame and bin. Nothing upsamples, so no stage can leave a periodic artefact.
+    """
+
+    n_mels: int = DISTILL_MEL.n_mels
+    n_fft: int = DISTILL_MEL.n_fft
+    hop_length: int = DISTILL_MEL.hop_length
+    dim: int = 256
+    intermediate: int = 768
+    layers: int = 6
+    kernel: int = 7
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def receptive_field_frames(self) -> int:
+        """Frames each way an output frame sees: the embedding and every block's depthwise convolution,
+        plus one frame each way that the inverse STFT's overlap adds."""
+        return (self.kernel // 2) * (self.layers + 1) + self.n_fft // self.hop_length // 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"architecture": ARCHITECTURE, **attrs.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrameGeneratorConfig:
+        fields = dict(data)
+        if fields.pop("architecture", ARCHITECTURE) != ARCHITECTURE:
+            raise ValueError(f"not a {ARCHITECTURE!r} generator config")
+        return cls(**fields)
+
+
+def generator_config_from_dict(data: dict[str, Any]) -> GeneratorConfig | FrameGeneratorConfig:
+    """Either architecture's config, as stored in a checkpoint or a model's state (HiFi-GAN V2 names none)."""
+    if data.get("architecture") == ARCHITECTURE:
+        return FrameGeneratorConfig.from_dict(data)
+    return GeneratorConfig.from_dict(data)

@@ -1,0 +1,160 @@
+"""The pretrained base vocoder shipped in distill-hifigan: it is in the installed package with its
+provenance, renders held-out tones at the right level and pitch with no training, inverts distill's
+own analysis exactly, is what `--vocoder auto` uses when BigVGAN has no weights (and not when it has),
+and is where `distill train-vocoder` starts by default."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import librosa
+import numpy as np
+import pytest
+import torch
+from bigvgan_weights import TINY as TINY_BIGVGAN
+from bigvgan_weights import place_in_cache, weight_files, write_pin
+from conftest import run_cli
+from distill import DISTILL_MEL
+from distill.examples import make_example_corpus
+from distill.generate import vocode_stream
+from distill.modelfile import load_model
+from distill_bigvgan.pin import PIN_ENV
+from distill_bigvgan.weights import ENDPOINT_ENV, WEIGHTS_ENV
+from distill_hifigan.backend import HiFiGANBase
+from distill_hifigan.base import BASE_WEIGHTS, load_base
+from distill_hifigan.frame_generator import FrameGenerator, analysis_stft
+from signals import harmonic_tone
+
+HIFIGAN = {"DISTILL_LOAD_PLUGINS": "distill-hifigan"}
+BOTH = {"DISTILL_LOAD_PLUGINS": "distill-hifigan,distill-bigvgan"}
+
+
+@pytest.fixture(scope="module")
+def base() -> HiFiGANBase:
+    return HiFiGANBase.load()
+
+
+def test_the_base_ships_in_the_package_with_its_provenance():
+    assert BASE_WEIGHTS.is_file() and BASE_WEIGHTS.stat().st_size <= 8_000_000  # the issue's limit
+    config, weights, provenance = load_base()
+    assert all(value.dtype == torch.float32 for value in weights.values())
+    assert provenance["steps"] > 0 and provenance["date"] and provenance["command"].startswith("python ")
+    assert len(provenance["corpus"]["fingerprint"]) == 16 and "MIT" in provenance["corpus"]["soundfont"]
+    assert {"mel", "stft", "phase"} <= set(provenance["validation"])
+    assert config.n_mels == DISTILL_MEL.n_mels and config.hop_length == DISTILL_MEL.hop_length
+
+
+@pytest.mark.parametrize("f0", [110.0, 261.6, 880.0])
+def test_the_base_renders_a_held_out_tone_at_its_level_and_pitch(base, f0):
+    """A tone no training saw (a synthetic harmonic series with vibrato), resynthesised from its mels."""
+    tone = harmonic_tone(f0, 2.0)
+    mel = DISTILL_MEL.mel(torch.from_numpy(tone))
+    out = np.concatenate(list(vocode_stream(base, mel, DISTILL_MEL)))
+    assert len(out) == mel.shape[-1] * DISTILL_MEL.hop_length
+    inner = slice(4410, len(out) - 4410)  # leave out the edges, where the analysis saw reflections
+    level_db = 20 * np.log10(np.sqrt(np.mean(out[inner] ** 2)) / np.sqrt(np.mean(tone[inner] ** 2)))
+    assert abs(level_db) < 1.5, level_db  # the level compression of the from-scratch HiFi-GAN was 11-29 dB
+    pitches = []
+    for wave in (tone[inner], out[inner]):
+        f, voiced, _ = librosa.pyin(wave, fmin=50, fmax=1500, sr=44100, frame_length=4096)
+        assert voiced.mean() > 0.9
+        pitches.append(np.nanmedian(f))
+    cents = 1200 * abs(np.log2(pitches[1] / pitches[0]))
+    assert cents < 10, cents  # a tenth of a semitone; the vibrato spans ±17 cents
+
+
+def test_the_inverse_stft_inverts_distills_analysis_exactly():
+    config, _, _ = load_base()
+    generator = FrameGenerator(config, DISTILL_MEL.filterbank())
+    wave = torch.from_numpy(harmonic_tone(330, 0.5))[None, : 40 * 512]
+    spectrum = analysis_stft(wave, config, generator.window)
+    rebuilt = generator.synthesise(spectrum.abs().clamp(min=1e-12).log(), spectrum.angle())
+    assert rebuilt.shape == (1, 1, wave.shape[-1])
+    assert (rebuilt[:, 0] - wave).abs().max() < 1e-5
+
+
+def test_receptive_field_is_what_the_render_overlap_assumes(base):
+    reach = base.generator.config.receptive_field_frames
+    mel = (torch.randn(1, 128, 121) - 4).requires_grad_()
+    centre = 60
+    generator = base.generator.requires_grad_(False)
+    generator(mel)[0, 0, centre * 512 : (centre + 1) * 512].sum().backward()
+    touched = torch.nonzero(mel.grad.abs().sum(dim=1)[0] > 0).flatten()
+    assert max(centre - int(touched.min()), int(touched.max()) - centre) == reach
+    # Each window is used alone only where it has full context (see VocoderBase.crossfade_frames).
+    assert (base.overlap_frames - base.crossfade_frames) // 2 >= reach
+
+
+def test_windowed_rendering_matches_one_pass(base):
+    mel = DISTILL_MEL.mel(torch.from_numpy(harmonic_tone(200, 30.0)))  # 2583 frames: three windows
+    windowed = np.concatenate(list(vocode_stream(base, mel, DISTILL_MEL)))
+    whole = base.render(mel[None])[0].numpy()
+    assert mel.shape[-1] > 2 * base.window_frames
+    assert np.abs(windowed - whole).max() < 1e-5
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("base")
+    make_example_corpus(root / "sounds", files=5, seconds=1.5, seed=4)
+    run_cli("train", str(root / "sounds"), "--name", "plain", "--steps", "10", "--batch-size", "4",
+            env={"DISTILL_HOME": str(root / "home"), **HIFIGAN})
+    return root / "home" / "models" / "plain.distill"
+
+
+def bigvgan_weights(tmp_path, monkeypatch, present: bool) -> None:
+    """Tiny BigVGAN weights in a fresh cache (or none); no Hub can be reached either way."""
+    files = weight_files(TINY_BIGVGAN, seed=5)
+    if present:
+        place_in_cache(tmp_path / "hf-cache", files)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv(PIN_ENV, str(write_pin(tmp_path / "pin.json", files)))
+    monkeypatch.setenv(ENDPOINT_ENV, "http://127.0.0.1:9")  # the discard port: any request would fail
+    for name in (WEIGHTS_ENV, "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_auto_uses_the_base_unless_bigvgan_weights_are_here(model, tmp_path, monkeypatch, present):
+    bigvgan_weights(tmp_path, monkeypatch, present)
+    result = run_cli("generate", str(model), "-d", "0.5", "--seed", "1", "-o", str(tmp_path / "out"), "--json",
+                     env=BOTH)
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["vocoder"] == ("bigvgan" if present else "hifigan-base")
+    assert "universal vocoder that uses this model's mel recipe" in record["reason"]
+    note = "vocoder 'bigvgan' would be preferred but its weights are not on this machine"
+    assert any(note in warning for warning in record["warnings"]) != present
+
+
+def test_compare_skips_what_needs_a_download_and_starts_none(model, tmp_path, monkeypatch):
+    bigvgan_weights(tmp_path, monkeypatch, present=False)
+    report = json.loads(run_cli("vocoders", "compare", str(model), "--json", env=BOTH).stdout)
+    assert [row["name"] for row in report["rows"] if row["kind"] != "baseline"] == ["hifigan-base"]
+    (skipped,) = report["skipped"]
+    assert skipped["name"] == "bigvgan" and "not on this machine" in skipped["reason"]
+    assert f"distill vocoders compare {load_model(model).name} --download" in skipped["fix"]
+    table = run_cli("vocoders", "compare", str(model), env=BOTH).stdout
+    assert "skipped bigvgan: its weights are not on this machine; to include it: distill vocoders compare" in table
+
+
+def test_fine_tuning_starts_from_the_base_and_bundles_float16(model, tmp_path):
+    path = tmp_path / "tuned.distill"
+    shutil.copyfile(model, path)
+    env = {"DISTILL_HOME": str(tmp_path / "home"), **HIFIGAN}
+    record = json.loads(run_cli("train-vocoder", str(path), "--steps", "3", "--batch-size", "2", "--json",
+                                env=env).stdout)
+    state = load_model(path).vocoder_state["hifigan"]
+    config, weights, provenance = load_base()
+    assert state.training["from"] == "base" and state.training["base"]["steps"] == provenance["steps"]
+    assert state.config["generator"] == config.to_dict()
+    assert state.weights.keys() == weights.keys()
+    assert all(value.dtype == torch.float16 for value in state.weights.values())
+    params = sum(value.numel() for value in weights.values())
+    assert 2 * params <= record["bytes_added"] < 2 * params + 64_000
+    moved = [key for key in weights if not torch.equal(state.weights[key].float(), weights[key].half().float())]
+    assert moved, "three steps of fine-tuning changed no weight"
+    assert set(state.training["figures"]["rows"]) == {"hifigan", "hifigan-base"}
+    assert record["warnings"] == []  # a fine-tuned state is not 'under-trained'
+    result = run_cli("train-vocoder", str(path), "--resume", "--from-scratch", "--steps", "4", env=env, expect=1)
+    assert "was fine-tuned from the base" in result.stderr and "leave out --from-scratch" in result.stderr
