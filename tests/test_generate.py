@@ -15,6 +15,12 @@ from distill.melspec import MelSpec
 from distill.modelfile import load_model, save_model
 
 
+@pytest.fixture(autouse=True)
+def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example plugin alone, so `--vocoder auto` picks it whatever else is installed."""
+    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     """Two small trained models (model files used by path) and a folder of their audio."""

@@ -114,3 +114,33 @@ def test_griffinlim_resynthesis_is_close(fitted_state):
         assert audio.shape == (1, mel.shape[-1] * 512)
         error = (DISTILL_MEL.mel(audio[0]) - mel[0])[:, 4:-4].abs().mean().item()
         assert error < 0.5, (name, error)
+
+
+def measured(state: VocoderState, figures: dict[str, float]) -> VocoderState:
+    """A copy of `state` with stored ViSQOL figures, as `train-vocoder` leaves them."""
+    rows = {name: {"visqol": value, "log_mel_l1": 0.3, "mr_stft": 1.0} for name, value in figures.items()}
+    return attrs.evolve(state, training={**state.training, "figures": {"files": 3, "rows": rows}})
+
+
+@pytest.mark.parametrize(("own", "rival", "chosen"), [(4.1, 3.8, "griffinlim-fitted"), (3.8, 3.8, "griffinlim"),
+                                                      (3.2, 3.8, "griffinlim")])
+def test_a_bundled_state_is_used_only_where_it_measured_better(fitted_state, own, rival, chosen):
+    state = measured(fitted_state, {"griffinlim-fitted": own, "griffinlim": rival})
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
+    assert choice.backend.name == chosen
+    if chosen == "griffinlim-fitted":
+        assert choice.state is state
+        assert choice.reason == ("'griffinlim-fitted' (bundled) measured better than 'griffinlim': "
+                                 "ViSQOL 4.10 vs 3.80 on 3 held-out files")
+    else:  # a tie is not better: the universal backend keeps its place
+        assert choice.state is None
+        assert choice.reason == (f"'griffinlim' measured better than the bundled 'griffinlim-fitted': "
+                                 f"ViSQOL {rival:.2f} vs {own:.2f} on 3 held-out files")
+        assert any("bundled 'griffinlim-fitted' is not used" in w for w in choice.warnings)
+
+
+def test_a_state_measured_without_the_usable_rival_is_used_with_a_note(fitted_state):
+    state = measured(fitted_state, {"griffinlim-fitted": 3.0, "bigvgan": 4.5})  # measured before; now gone
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
+    assert choice.backend.name == "griffinlim-fitted"
+    assert any("not measured against 'griffinlim'" in w and "--save" in w for w in choice.warnings)

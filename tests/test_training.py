@@ -50,7 +50,7 @@ def test_train_end_to_end(corpus):
     assert len(model.sliders.sliders) >= 1 and model.sliders.components.shape == (16, 16)
     assert not (checkpoint_dir("field") / "vae.ckpt").exists()  # a finished run leaves no checkpoint
     # previews at every checkpoint, through the generation pipeline and the installed vocoder
-    assert "previews: every checkpoint" in result.stderr and "griffinlim" in result.stderr
+    assert "previews: every checkpoint" in result.stderr and "vocoded by hifigan-base" in result.stderr
     previews = sorted((checkpoint_dir("field") / "previews").glob("step-*.wav"))
     # every --checkpoint-every interval; a slow machine may add one from the once-a-minute timer
     assert {"step-000010.wav", "step-000020.wav", "step-000030.wav"} <= {p.name for p in previews}

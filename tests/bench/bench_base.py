@@ -8,11 +8,20 @@ held-out audio from its true mels, on two corpora no vocoder trained on:
 
 Metrics from distill.audio_metrics (ViSQOL on the files joined with gaps). Griffin-Lim runs with two
 seeds (its random initial phase): their spread is the noise of its rows; the base is deterministic.
-Run: python tests/bench/run.py base
+Also: steady tones (level and frequency kept), the periodic artefacts of upsampling (tones at multiples
+of 44100 / 8 = 5512.5 Hz) and of per-frame phase (multiples of 86.13 Hz), and speed against HiFi-GAN V2.
+
+Run:  python tests/bench/run.py base                     the rows above (a few minutes)
+      python tests/bench/bench_base.py --quality 5 15 30  `train-vocoder --minutes M` on the demo model,
+                                                          from the base and from scratch (~2 x sum(M) min)
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +80,176 @@ def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[s
     return rows
 
 
+def griffin_lim_renderers() -> dict[str, Any]:
+    return {f"Griffin-Lim {n} it, seed {seed}": (lambda mel, n=n, s=seed: griffin_lim(mel, DISTILL_MEL, n, seed=s))
+            for n in (32, 60) for seed in (0, 1)}
+
+
+def peak_above_surroundings_db(wave: np.ndarray, frequency: float, rate: int = 44100) -> float:
+    """How far the spectrum at `frequency` (±2 bins) stands above the median of the 400 Hz around it."""
+    n = 1 << 15
+    frames = [wave[i : i + n] * np.hanning(n) for i in range(0, len(wave) - n + 1, n // 2)] or [
+        np.pad(wave, (0, n - len(wave))) * np.hanning(n)]
+    power = np.mean([np.abs(np.fft.rfft(f)) ** 2 for f in frames], axis=0)
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    centre = int(np.argmin(np.abs(freqs - frequency)))
+    around = (np.abs(freqs - frequency) < 200) & (np.abs(freqs - frequency) > 10)
+    return float(10 * np.log10(power[centre - 2 : centre + 3].max() / np.median(power[around])))
+
+
+def artefact_rows(renderers: dict[str, Any]) -> list[dict[str, Any]]:
+    """Steady tones (no vibrato) and a noise texture: level gap, the strongest partial's frequency error,
+    and the tonal artefacts of upsampling (k x 5512.5 Hz, on the texture) against the original's."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from signals import band_noise, harmonic_tone
+
+    texture = band_noise(6.0, 300, 16000, seed=3)
+    rows = []
+    for name, render in {"original": lambda mel: None, **renderers}.items():
+        row: dict[str, Any] = {"vocoder": name}
+        for f0 in (110.0, 440.0):
+            tone = harmonic_tone(f0, 4.0, vibrato=0.0)
+            with torch.inference_mode():
+                out = render(DISTILL_MEL.mel(torch.from_numpy(tone)))
+            out = tone if out is None else np.asarray(out)[: len(tone)]
+            inner = slice(22050, len(tone) - 22050)
+            level = 10 * np.log10(np.mean(out[inner] ** 2) / np.mean(tone[inner] ** 2))
+            row[f"{f0:g} Hz level dB"] = round(float(level), 2)
+            segment = out[inner][: 1 << 16] * np.hanning(1 << 16)
+            freqs = np.fft.rfftfreq(1 << 16, 1 / 44100)
+            band = (freqs > 0.7 * f0) & (freqs < 1.3 * f0)
+            row[f"{f0:g} Hz heard at"] = round(float(freqs[band][np.argmax(np.abs(np.fft.rfft(segment))[band])]), 1)
+        with torch.inference_mode():
+            out = render(DISTILL_MEL.mel(torch.from_numpy(texture)))
+        out = texture if out is None else np.asarray(out)
+        row["5512.5 Hz tones dB"] = round(max(peak_above_surroundings_db(out, k * 5512.5) for k in (1, 2, 3)), 1)
+        rows.append({"corpus": "steady tones, texture", **row})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def speed_rows() -> list[dict[str, Any]]:
+    """Inference at 20 s and a training step, against HiFi-GAN V2 (random weights: speed does not depend
+    on training), timed in alternation in the same run."""
+    from distill_hifigan.base import load_base
+    from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig
+    from distill_hifigan.data import Batch
+    from distill_hifigan.denormals import flush_denormals
+    from distill_hifigan.fast import FastGenerator
+    from distill_hifigan.frame_generator import frame_generator
+    from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
+    from distill_hifigan.settings import FINETUNE, TrainSettings
+    from distill_hifigan.step import FrameNetworks, Networks
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench_hifigan import _race
+    from signals import band_noise, harmonic_tone
+
+    mel = DISTILL_MEL.mel(torch.from_numpy(harmonic_tone(196, 20.0) + band_noise(20.0, 1500, 9000, seed=1)))[None]
+    torch.manual_seed(0)
+    hifigan = fold_weight_norm(Generator(GeneratorConfig()))
+    for parameter in hifigan.parameters():
+        parameter.data.normal_(0.0, 0.03)
+    fast = FastGenerator(hifigan.eval())
+    config, weights, _ = load_base()
+    base = frame_generator(config, DISTILL_MEL.filterbank(), weights).eval()
+    with torch.inference_mode(), flush_denormals():
+        best = _race({"base": lambda: torch.cat(list(base.stream(mel)), -1), "hifigan": lambda: fast(mel)})
+    seconds = 20.0
+    rows = [{"corpus": "speed", "vocoder": "inference, 20 s of audio",
+             "base x real time": round(seconds / best["base"], 1),
+             "HiFi-GAN V2 x real time": round(seconds / best["hifigan"], 1),
+             "ratio": round(best["hifigan"] / best["base"], 2)}]
+    print(rows[-1], flush=True)
+
+    def batch(settings: TrainSettings) -> Batch:
+        length = settings.batch_size * settings.segment
+        seconds = length / 44100 + 0.1
+        wave = torch.from_numpy(harmonic_tone(220, seconds) + band_noise(seconds, 500, 8000))
+        y = wave[:length].reshape(settings.batch_size, 1, settings.segment)
+        return Batch(DISTILL_MEL.mel(y[:, 0]), y)
+
+    old = TrainSettings()
+    discriminators = Discriminators(DiscriminatorConfig(width=old.disc_width))
+    old_nets = Networks(Generator(GeneratorConfig()), discriminators, old, "cpu")
+    tuned = FrameNetworks(frame_generator(config, DISTILL_MEL.filterbank(), weights), FINETUNE, "cpu")
+    noise = torch.Generator().manual_seed(0)
+    old_batch, new_batch = batch(old), batch(FINETUNE)
+    with flush_denormals():
+        best = _race({"fine-tune": lambda: tuned.step(new_batch, DISTILL_MEL, FINETUNE, False, noise),
+                      "adversarial": lambda: old_nets.step(old_batch, DISTILL_MEL, old, True, noise),
+                      "warm-up": lambda: old_nets.step(old_batch, DISTILL_MEL, old, False, noise)}, rounds=3)
+    audio = {"fine-tune": FINETUNE.batch_size * FINETUNE.segment, "adversarial": old.batch_size * old.segment,
+             "warm-up": old.batch_size * old.segment}
+    labels = {"fine-tune": f"fine-tuning step from the base, batch {FINETUNE.batch_size} x {FINETUNE.segment}",
+              "adversarial": f"HiFi-GAN V2 adversarial step, batch {old.batch_size} x {old.segment}",
+              "warm-up": f"HiFi-GAN V2 warm-up step, batch {old.batch_size} x {old.segment}"}
+    for name, label in labels.items():
+        rows.append({"corpus": "speed", "vocoder": label, "s/step": round(best[name], 3),
+                     "audio s per step-second": round(audio[name] / 44100 / best[name], 2)})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def run() -> list[dict[str, Any]]:
-    renderers = {"hifigan-base": base_renderer()}
-    for iterations in (32, 60):
-        for seed in (0, 1):
-            renderers[f"Griffin-Lim {iterations} it, seed {seed}"] = (
-                lambda mel, n=iterations, s=seed: griffin_lim(mel, DISTILL_MEL, n, seed=s))
-    return rows_for("demo", demo_clips(), renderers) + rows_for("real", real_clips(), renderers)
+    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers()}
+    rows = rows_for("demo", demo_clips(), renderers) + rows_for("real", real_clips(), renderers)
+    return rows + artefact_rows({"hifigan-base": base_renderer(), "Griffin-Lim 32 it, seed 0":
+                                 renderers["Griffin-Lim 32 it, seed 0"]}) + speed_rows()
+
+
+def state_renderer(model: Path) -> Any:
+    from distill.generate import vocode_stream
+    from distill.modelfile import load_model
+    from distill_hifigan.backend import HiFiGAN
+
+    vocoder = HiFiGAN.load(load_model(model).vocoder_state["hifigan"])
+
+    def render(mel: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.from_numpy(np.concatenate(list(vocode_stream(vocoder, mel, DISTILL_MEL))))
+
+    return render
+
+
+def quality_rows(workdir: Path, minutes: list[float]) -> list[dict[str, Any]]:
+    """`distill train-vocoder --minutes M` on the demo model from the base and from scratch, measured on
+    the model's held-out files beside the base alone and Griffin-Lim; plus each one's artefact row."""
+    import shutil
+
+    from bench_hifigan import _distill, demo_model
+    from distill.modelfile import load_model
+    from distill.vocoder_compare import held_out_audio
+
+    model, env = demo_model(workdir)
+    clips, _ = held_out_audio(load_model(model))
+    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers()}
+    for m in minutes:
+        for origin in ("base", "scratch"):
+            path = workdir / "quality" / f"demo-{origin}-{m:g}min.distill"
+            if not path.exists():
+                path.parent.mkdir(exist_ok=True)
+                shutil.copyfile(model, path)
+                started = time.monotonic()
+                _distill("train-vocoder", str(path), "--backend", "hifigan", "--minutes", str(m), "--restart",
+                         *(["--from-scratch"] if origin == "scratch" else []), env=env)
+                print(f"{path.name}: {(time.monotonic() - started) / 60:.1f} min", flush=True)
+            steps = load_model(path).vocoder_state["hifigan"].training["steps"]
+            renderers[f"from {origin}, {m:g} min ({steps} steps)"] = state_renderer(path)
+    return rows_for("demo model held-out", clips, renderers) + artefact_rows(
+        {k: v for k, v in renderers.items() if "Griffin" not in k})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quality", nargs="+", type=float, metavar="MINUTES")
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import table
+
+    if args.quality:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="distill-bench-base-"))
+        print(table(quality_rows(workdir, args.quality)))
+    else:
+        print(table(run()))

@@ -601,7 +601,7 @@ def design_rows(workdir: Path, steps: int = 600) -> list[dict[str, Any]]:
     rows += design_curve(model, "warm-up half, then adversarial; VAE pairs 0.25", steps, steps // 2, 0.25)
     rows += design_curve(model, "adversarial from step 0; VAE pairs 0.25", steps, 0, 0.25)
     rows += design_curve(model, "warm-up only; no VAE pairs", steps // 2, steps, 0.0)
-    # the warm-up's learning rate and losses (README, "Not there yet")
+    # the warm-up's learning rate and losses (docs/benchmarks.md, "Not there yet")
     rows += design_curve(model, "warm-up only, lr 3e-4; VAE pairs 0.25", steps, steps, 0.25, warmup_lr=3e-4)
     rows += design_curve(model, "warm-up only, lr 3e-4, mel loss alone; VAE pairs 0.25", steps, steps, 0.25,
                          warmup_lr=3e-4, stft_weight=0.0)

@@ -138,7 +138,7 @@ def main() -> None:
         "settings": SETTINGS.to_dict(), "validation": final,
         "date": datetime.date.today().isoformat(),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
-        "command": "python packages/distill-hifigan/pretrain/pretrain.py --steps " + str(args.steps),
+        "command": f"python packages/distill-hifigan/pretrain/pretrain.py --steps {step}",
     }
     save_base(generator, provenance, args.out)
     size = args.out.stat().st_size / 1e6

@@ -4,11 +4,11 @@ pretrained base that renders any model in distill's recipe with no training."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from distill.errors import DistillError
 from distill.melspec import DISTILL_MEL
-from distill.vocoder import VocoderBase, VocoderState, VocoderTrainingRun
+from distill.vocoder import VocoderBase, VocoderKind, VocoderState, VocoderTrainingRun
 
 from . import __version__
 from .settings import ENOUGH_STEPS
@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
 class HiFiGAN(VocoderBase):
     name = "hifigan"
-    kind = "per-model"
+    kind: ClassVar[VocoderKind] = "per-model"
     mel_spec = DISTILL_MEL
     priority = 10
     description = "a vocoder fine-tuned on this model's own recordings (distill train-vocoder)"
-    # HiFi-GAN V2 sees 13 frames each way, the frame-rate generator 23 (FrameGeneratorConfig.receptive_field_frames).
-    # A 16-frame crossfade centred in a 128-frame overlap uses each window only where it has 56 frames of
-    # context, so windowed rendering equals a single pass (tests/test_base.py, test_hifigan_networks.py);
-    # windows of 1024 frames (12 s) keep the overlap's cost at 12.5 %.
+    # HiFi-GAN V2 sees 13 frames each way. A 16-frame crossfade centred in a 128-frame overlap uses each
+    # window only where it has 56 frames of context, so windowed rendering equals a single pass
+    # (test_hifigan_networks.py); windows of 1024 frames (12 s) keep the overlap's cost at 12.5 %. The
+    # frame-rate generator streams a whole clip itself (its phase runs across the clip): see `_frame_vocoder`.
     window_frames: ClassVar[int] = 1024
     overlap_frames: ClassVar[int] = 128
     crossfade_frames: ClassVar[int | None] = 16
@@ -52,9 +52,9 @@ class HiFiGAN(VocoderBase):
         try:
             config = generator_config_from_dict(state.config["generator"])
             if isinstance(config, FrameGeneratorConfig):
-                generator = frame_generator(config, cls.mel_spec.filterbank(), state.weights).eval()
-            else:
-                generator = FastGenerator(inference_generator(config, state.weights))
+                return _frame_vocoder(cls, frame_generator(config, cls.mel_spec.filterbank(), state.weights),
+                                      state, device)
+            generator = FastGenerator(inference_generator(config, state.weights))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise DistillError(f"the bundled hifigan state is damaged ({type(exc).__name__}: {exc}); retrain it "
                                "with `distill train-vocoder MODEL --backend hifigan --restart`") from None
@@ -77,9 +77,13 @@ class HiFiGAN(VocoderBase):
         import torch
 
         from .denormals import flush_denormals
+        from .frame_generator import FrameGenerator
 
         with torch.inference_mode(), flush_denormals():
-            return self.generator(mel.to(self.device, torch.float32))[:, 0]
+            mel = mel.to(self.device, torch.float32)
+            if isinstance(self.generator, FrameGenerator):
+                return torch.cat(list(self.generator.stream(mel)), dim=-1)
+            return self.generator(mel)[:, 0]
 
     @classmethod
     def train(cls, run: VocoderTrainingRun) -> VocoderState:
@@ -90,6 +94,18 @@ class HiFiGAN(VocoderBase):
             raise DistillError(f"hifigan trains on distill's mel recipe ({cls.mel_spec.describe()}); this model "
                                f"uses {run.mel_spec.describe()}")
         return train_state(run, __version__)
+
+
+Vocoder = TypeVar("Vocoder", bound=HiFiGAN)
+WHOLE_CLIP = 1 << 16  # frames (12.7 minutes): more than the longest clip distill generates
+
+
+def _frame_vocoder(cls: type[Vocoder], generator: torch.nn.Module, state: VocoderState, device: str) -> Vocoder:
+    """A vocoder around a frame-rate generator. It is handed whole clips (its phase runs across the clip)
+    and streams them in chunks itself, so memory still depends on the chunk, not the clip."""
+    vocoder = cls(generator.eval().to(device), state, device)
+    vocoder.window_frames = WHOLE_CLIP  # type: ignore[misc]
+    return vocoder
 
 
 class HiFiGANBase(HiFiGAN):
@@ -117,10 +133,9 @@ class HiFiGANBase(HiFiGAN):
         if state is not None:
             raise DistillError("hifigan-base is universal and takes no bundled state")
         config, weights, provenance = load_base()
-        generator = frame_generator(config, cls.mel_spec.filterbank(), weights).eval()
         base_state = VocoderState(backend=cls.name, version=__version__, config={"generator": config.to_dict()},
                                   training=provenance)
-        return cls(generator.to(device), base_state, device)
+        return _frame_vocoder(cls, frame_generator(config, cls.mel_spec.filterbank(), weights), base_state, device)
 
     @classmethod
     def state_warning(cls, state: VocoderState) -> str | None:

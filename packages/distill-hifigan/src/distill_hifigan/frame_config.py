@@ -18,7 +18,8 @@ class FrameGeneratorConfig:
 
     The magnitude is the mel filterbank's pseudo-inverse applied to the input (FreeV's prior) times a
     learnt correction, so a louder input gives a proportionally louder output by construction; the
-    phase is predicted per frame and bin. Nothing upsamples, so no stage can leave a periodic artefact.
+    phase is summed over time from a predicted advance per frame (see frame_generator.py). Nothing
+    upsamples, so no stage can leave a periodic artefact.
     """
 
     n_mels: int = DISTILL_MEL.n_mels
@@ -32,12 +33,6 @@ class FrameGeneratorConfig:
     @property
     def n_freqs(self) -> int:
         return self.n_fft // 2 + 1
-
-    @property
-    def receptive_field_frames(self) -> int:
-        """Frames each way an output frame sees: the embedding and every block's depthwise convolution,
-        plus one frame each way that the inverse STFT's overlap adds."""
-        return (self.kernel // 2) * (self.layers + 1) + self.n_fft // self.hop_length // 2
 
     def to_dict(self) -> dict[str, Any]:
         return {"architecture": ARCHITECTURE, **attrs.asdict(self)}

@@ -1,9 +1,24 @@
-"""The frame-rate generator (Vocos' design with FreeV's magnitude prior): ConvNeXt blocks on the mel
-frames, a linear head that predicts a log-magnitude correction and a phase for every STFT bin, and an
-inverse STFT laid out exactly like distill's analysis frames, so resynthesis needs no shift or trim.
+"""The frame-rate generator: ConvNeXt blocks on the mel frames (Vocos), a magnitude that is the mel
+filterbank's pseudo-inverse times a learnt correction (FreeV), and a phase that is integrated over time
+from a predicted instantaneous frequency, then synthesised by an inverse STFT laid out exactly like
+distill's analysis frames.
+
+Why the phase is integrated: a convolutional network gives identical outputs for identical inputs, so
+for a steady tone it would predict the same phase in every frame; the overlap-add of identical frames
+repeats every hop, which moves a 440 Hz tone to 430.7 Hz (5 x 44100 / 512). Predicting each frame's
+phase *advance* instead (the bin's centre frequency plus a bounded deviation) and summing it over time
+gives a steady tone a steadily turning phase, as the recording had. A per-frame offset on top carries
+what an advance cannot: the phase pattern across bins of one frame (transients, the window's shape).
+
+The running sum makes the output depend on every earlier frame's phase advance, so long clips are
+rendered by `stream`, which carries that sum (and the overlap-add) from chunk to chunk and equals a
+single pass; windows rendered independently and crossfaded would not.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +27,7 @@ from torch import nn
 from .frame_config import FrameGeneratorConfig
 
 MAX_LOG_MAGNITUDE = 8.0  # e^8 ≈ 2981: above any real STFT magnitude of [-1, 1] audio at n_fft 2048
+TAU = 2 * math.pi
 
 
 class ConvNeXtBlock(nn.Module):
@@ -34,6 +50,10 @@ class ConvNeXtBlock(nn.Module):
 class FrameGenerator(nn.Module):
     """Log-mels [B, n_mels, T] -> waveform [B, 1, T * hop], frame t centred on sample t * hop + hop / 2."""
 
+    pinv: torch.Tensor
+    window: torch.Tensor
+    centred: torch.Tensor
+
     def __init__(self, config: FrameGeneratorConfig, filterbank: torch.Tensor) -> None:
         super().__init__()
         self.config = config
@@ -43,32 +63,66 @@ class FrameGenerator(nn.Module):
         self.blocks = nn.ModuleList(ConvNeXtBlock(c.dim, c.intermediate, c.kernel, 1 / c.layers)
                                     for _ in range(c.layers))
         self.final_norm = nn.LayerNorm(c.dim, eps=1e-6)
-        self.head = nn.Linear(c.dim, 2 * c.n_freqs)
-        # The untrained generator renders the prior's magnitude: the correction starts at zero.
+        self.head = nn.Linear(c.dim, 3 * c.n_freqs)  # magnitude correction, phase offset, advance deviation
+        # The untrained generator renders the prior's magnitude, each bin turning at its nearest peak's frequency.
         nn.init.zeros_(self.head.weight[: c.n_freqs])
+        nn.init.zeros_(self.head.weight[2 * c.n_freqs :])
         nn.init.zeros_(self.head.bias)
         # Buffers, not parameters: derived from the recipe, rebuilt on load, never stored with the weights.
         self.register_buffer("pinv", torch.linalg.pinv(filterbank.double()).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(c.n_fft, periodic=True), persistent=False)
+        self.register_buffer("centred", math.pi * (torch.arange(c.n_freqs) % 2).float()[:, None], persistent=False)
 
-    def magnitude_prior(self, mel: torch.Tensor) -> torch.Tensor:
-        """ln of the pseudo-inverse magnitude [B, n_freqs, T] (what Griffin-Lim starts from)."""
-        return torch.log(torch.clamp(self.pinv @ torch.exp(mel), min=1e-5))
+    @property
+    def reach(self) -> int:
+        """Mel frames each way that one frame's predictions depend on (the convolutions' reach)."""
+        return (self.config.kernel // 2) * (self.config.layers + 1)
 
-    def spectrum(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The predicted log-magnitude and phase [B, n_freqs, T] of every analysis frame."""
+    def predict(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per frame and bin [B, n_freqs, T]: ln magnitude, phase offset, and phase advance since the last frame."""
         x = self.embed(mel)
         x = self.norm(x.transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             x = block(x)
         out = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)
-        correction, phase = out.chunk(2, dim=1)
-        log_magnitude = torch.clamp(self.magnitude_prior(mel) + correction, max=MAX_LOG_MAGNITUDE)
-        return log_magnitude, phase
+        correction, offset, deviation = out.chunk(3, dim=1)
+        prior = torch.log(torch.clamp(self.pinv @ torch.exp(mel), min=1e-5))
+        log_magnitude = torch.clamp(prior + correction, max=MAX_LOG_MAGNITUDE)
+        # The network corrects, within ±π, the advance of the spectral peak each bin belongs to. Its offset
+        # adds to π k: the phase pattern of a sinusoid whose window is centred in the frame (bins of one peak
+        # alternate in sign), so the untrained generator already renders steady partials whole.
+        advance = self.peak_advance(prior) + math.pi * torch.tanh(deviation)
+        return log_magnitude, offset + self.centred, advance
 
-    def synthesise(self, log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
-        """Inverse STFT by weighted overlap-add, frame t's window starting (n_fft - hop) / 2 before
-        sample t * hop: the inverse of distill's reflect-padded analysis."""
+    def peak_advance(self, log_magnitude: torch.Tensor) -> torch.Tensor:
+        """The phase advance per frame of the nearest spectral peak, for every bin [B, n_freqs, T]: a phase
+        vocoder's peak locking. Peaks of the magnitude prior are located to a fraction of a bin by a
+        parabola through their log-magnitudes; each bin turns at the frequency of the peak nearest to it."""
+        with torch.no_grad():
+            x = log_magnitude
+            left, right = F.pad(x, (0, 0, 1, 0), value=-1e9)[:, :-1], F.pad(x, (0, 0, 0, 1), value=-1e9)[:, 1:]
+            peak = (x > left) & (x >= right)
+            curvature = left - 2 * x + right
+            shift = torch.where(peak & (curvature < 0), 0.5 * (left - right) / curvature.clamp(max=-1e-6),
+                                torch.zeros_like(x)).clamp(-0.5, 0.5)
+            bins = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)[None, :, None].expand_as(x)
+            # The last peak at or below each bin and the first at or above it: running max / min of peak indices.
+            below = torch.cummax(torch.where(peak, bins, torch.full_like(x, -1e9)), dim=1).values
+            above = torch.flip(torch.cummin(torch.flip(torch.where(peak, bins, torch.full_like(x, 1e9)), [1]),
+                                            dim=1).values, [1])
+            nearest = torch.where((bins - below) <= (above - bins), below, above)
+            nearest = torch.where(nearest.abs() > 1e8, bins, nearest)  # no peak at all: the bin's own centre
+            position = nearest + torch.gather(shift, 1, nearest.long().clamp(0, x.shape[1] - 1))
+            return torch.remainder(2 * math.pi * position * self.config.hop_length / self.config.n_fft, 2 * math.pi)
+
+    def spectrum(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predicted ln magnitude and phase [B, n_freqs, T] of every frame, the phase summed from frame 0."""
+        log_magnitude, offset, advance = self.predict(mel)  # summed in float64, as `stream` does
+        return log_magnitude, offset + torch.remainder(torch.cumsum(advance.double(), dim=2), TAU).float()
+
+    def overlap_add(self, log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """Inverse STFT of frames [B, n_freqs, T] by weighted overlap-add: [B, (T - 1) * hop + n_fft] samples
+        from (n_fft - hop) / 2 before frame 0's centre-hop, and the window-square envelope they are divided by."""
         c = self.config
         magnitude = torch.exp(log_magnitude)
         spectrum = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
@@ -78,12 +132,42 @@ class FrameGenerator(nn.Module):
         fold = dict(output_size=(1, length), kernel_size=(1, c.n_fft), stride=(1, c.hop_length))
         wave = F.fold(frames, **fold)[:, 0, 0]
         envelope = F.fold(self.window.square()[None, :, None].expand(1, -1, steps), **fold)[0, 0, 0]
+        return wave / envelope.clamp(min=1e-8)
+
+    def synthesise(self, log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, 1, T * hop] of all T frames: the inverse of distill's reflect-padded analysis."""
+        c = self.config
         start = (c.n_fft - c.hop_length) // 2
-        wave = wave[:, start : start + steps * c.hop_length] / envelope[start : start + steps * c.hop_length]
-        return wave[:, None]
+        steps = phase.shape[-1]
+        return self.overlap_add(log_magnitude, phase)[:, None, start : start + steps * c.hop_length]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.synthesise(*self.spectrum(mel)).clamp(-1.0, 1.0)
+
+    def stream(self, mel: torch.Tensor, chunk: int = 512) -> Iterator[torch.Tensor]:
+        """The waveform of `forward(mel)`, [B, samples] chunk by chunk, `chunk` frames at a time: memory
+        depends on the chunk, not the clip. Each chunk's predictions see `reach` frames of context each
+        way, the phase sum carries over in float64, and the frames that overlap a chunk's samples are
+        all added, so the result equals one pass (up to float rounding)."""
+        c = self.config
+        frames, hop = mel.shape[-1], c.hop_length
+        spill = c.n_fft // hop // 2  # frames before and after a sample range that overlap it
+        start_pad = (c.n_fft - hop) // 2
+        total = torch.zeros(mel.shape[0], c.n_freqs, 1, dtype=torch.float64, device=mel.device)  # sum to frame lo-1
+        for first in range(0, frames, chunk):
+            last = min(first + chunk, frames)
+            lo, hi = max(0, first - spill), min(frames, last + spill)  # frames that sound in [first, last) * hop
+            context = mel[..., max(0, lo - self.reach) : min(frames, hi + self.reach)]
+            skip = lo - max(0, lo - self.reach)
+            log_magnitude, offset, advance = (x[..., skip : skip + hi - lo] for x in self.predict(context))
+            running = total + torch.cumsum(advance.double(), dim=2)
+            phase = offset + torch.remainder(running, TAU).float()
+            keep_from = min(last, frames) - spill  # the next chunk starts its frames at `last - spill`
+            index = max(0, keep_from - lo - 1)
+            total = torch.remainder(running[..., index : index + 1], TAU) if last < frames else total
+            wave = self.overlap_add(log_magnitude, phase)  # starts at sample lo * hop - start_pad
+            begin = first * hop - (lo * hop - start_pad)
+            yield wave[:, begin : begin + (last - first) * hop].clamp(-1.0, 1.0)
 
 
 def analysis_stft(wave: torch.Tensor, config: FrameGeneratorConfig, window: torch.Tensor) -> torch.Tensor:

@@ -57,13 +57,13 @@ def _anti_wrapped(difference: torch.Tensor) -> torch.Tensor:
 
 
 def phase_loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """APNet's phase terms on [B, n_freqs, T] phases: instantaneous phase, group delay (its difference
-    across bins) and instantaneous frequency (across frames), anti-wrapped and weighted per bin by
-    `weight` (the target's magnitude share: the phase of a bin with no energy is noise)."""
-    total = (weight * _anti_wrapped(predicted - target)).sum() / weight.sum()
+    """APNet's relative phase terms on [B, n_freqs, T] phases: group delay (the phase difference across
+    bins) and instantaneous frequency (across frames), anti-wrapped and weighted by `weight` (the target's
+    magnitude share: the phase of a bin with no energy is noise). Absolute phase is not compared: a
+    segment's phase sum starts at an arbitrary origin, and the ear does not hear it."""
+    total = torch.zeros((), device=predicted.device)
     for dim in (1, 2):
-        pair = weight.narrow(dim, 1, weight.shape[dim] - 1) * weight.narrow(dim, 0, weight.shape[dim] - 1)
-        pair = pair.sqrt()
+        pair = (weight.narrow(dim, 1, weight.shape[dim] - 1) * weight.narrow(dim, 0, weight.shape[dim] - 1)).sqrt()
         change = torch.diff(predicted, dim=dim) - torch.diff(target, dim=dim)
         total = total + (pair * _anti_wrapped(change)).sum() / pair.sum()
     return total

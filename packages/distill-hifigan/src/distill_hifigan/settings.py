@@ -1,5 +1,6 @@
-"""How a HiFi-GAN is trained on CPU-sized budgets: every choice here is justified in the README's
-HiFi-GAN section by measurements (tests/bench/bench_hifigan.py). No torch here."""
+"""How the per-model vocoders train on CPU-sized budgets: HiFi-GAN V2 from scratch, and the frame-rate
+generator fine-tuned from the base. The measurements behind every choice are in docs/benchmarks.md
+(tests/bench/bench_hifigan.py, bench_base.py). No torch here."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any
 import attrs
 
 DEFAULT_STEPS = 3000
-# Training amount below which the bundled vocoder carries a warning (see backend.state_warning). Measured on
-# the demo corpus: held-out log-mel L1 1.28 nats at 871 steps, 1.16 at 2,109, 1.11 at 4,261 (README, HiFi-GAN):
-# below ~2,000 steps it is still falling fast.
+# Steps below which a bundled HiFi-GAN V2 (from scratch) carries a warning: its held-out error still falls
+# fast there (docs/benchmarks.md). A state fine-tuned from the base starts good and carries none.
 ENOUGH_STEPS = 2000
 
 

@@ -188,7 +188,8 @@ def run_training(
     with flush_denormals():
         _loop(run, settings, budget, nets, audio, sampler, noise, progress, total, checkpoint, path)
 
-    generator = fold_weight_norm(nets.generator).cpu().eval()
+    fold_weight_norm(nets.generator)
+    generator = nets.generator.cpu().eval()
     return RunResult(generator, settings, progress, audio.seconds, len(run.audio_files))
 
 
