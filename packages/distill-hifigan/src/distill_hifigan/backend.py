@@ -102,7 +102,8 @@ WHOLE_CLIP = 1 << 16  # frames (12.7 minutes): more than the longest clip distil
 
 def _frame_vocoder(cls: type[Vocoder], generator: torch.nn.Module, state: VocoderState, device: str) -> Vocoder:
     """A vocoder around a frame-rate generator. It is handed whole clips (its phase runs across the clip)
-    and streams them in chunks itself, so memory still depends on the chunk, not the clip."""
+    and streams them in chunks itself: its working memory depends on the chunk, only the audio it
+    returns grows with the clip."""
     vocoder = cls(generator.eval().to(device), state, device)
     vocoder.window_frames = WHOLE_CLIP  # type: ignore[misc]
     return vocoder

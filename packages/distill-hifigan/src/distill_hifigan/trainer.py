@@ -238,15 +238,16 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
     settings = attrs.evolve(defaults, batch_size=run.batch_size or defaults.batch_size,
                             segment=run.segment or defaults.segment, seed=run.seed,
                             checkpoint_every=run.checkpoint_every or defaults.checkpoint_every)
-    config, weights, provenance = load_base()
     if run.from_scratch:
         result = run_training(run, settings, GeneratorConfig(), DiscriminatorConfig(width=settings.disc_width),
                               version, log)
     else:  # a resumed run carries on as its checkpoint started, from the base or from scratch
+        config, weights, _ = load_base()
         result = run_training(run, settings, config, None, version, log, start=weights)
     tuned = isinstance(result.generator, FrameGenerator)
     origin: dict[str, Any] = {"from": "scratch"}
     if tuned:
+        provenance = load_base()[2]  # cached
         origin = {"from": "base", "base": {key: provenance.get(key) for key in ("steps", "date", "validation")}}
     progress = result.progress
     switch = progress.switch if progress.switch is not None else progress.step
