@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import DistillError
+
 if TYPE_CHECKING:
     import torch
 
@@ -67,7 +69,11 @@ def visqol(reference: np.ndarray, output: np.ndarray, rate: int) -> float:
     repeats = max(1, math.ceil(VISQOL_MIN_SECONDS * rate / max(1, len(reference))))
     ref, out = (np.asarray(resample(np.tile(x.astype(np.float32), repeats), rate, VISQOL_RATE), dtype=np.float64)
                 for x in (reference, output))
-    return float(api.measure_from_arrays(ref, out, VISQOL_RATE).moslqo)
+    try:
+        return float(api.measure_from_arrays(ref, out, VISQOL_RATE).moslqo)
+    except (ValueError, RuntimeError, FloatingPointError) as exc:
+        raise DistillError(f"ViSQOL could not measure this audio ({exc}); compare with other recordings "
+                           "(--audio DIR)") from None
 
 
 def pitch_track(wave: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
