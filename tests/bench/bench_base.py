@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from distill.audio import read_audio
 from distill.melspec import DISTILL_MEL
-from distill.vocoder_compare import griffin_lim, joined, measure
+from distill.vocoder_compare import griffin_lim, measure, reference_pitch
 
 THEME = Path("/usr/share/sounds/freedesktop/stereo")
 
@@ -64,14 +64,10 @@ def base_renderer() -> Any:
 
 
 def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[str, Any]) -> list[dict[str, Any]]:
-    from distill.audio_metrics import pitch_track
-
-    spec = DISTILL_MEL
-    trimmed = [wave[: spec.num_samples(spec.num_frames(len(wave)))] for _, wave in clips]
-    reference_pitch = pitch_track(joined(trimmed, spec.sample_rate), spec.sample_rate)
+    pitch = reference_pitch(clips, DISTILL_MEL)
     rows = []
     for name, render in renderers.items():
-        row = measure(render, clips, spec, reference_pitch)
+        row = measure(render, clips, DISTILL_MEL, pitch)
         rows.append({"corpus": corpus, "vocoder": name, "ViSQOL": round(row.visqol, 3),
                      "MR-STFT": round(row.mr_stft, 3), "log-mel L1": round(row.log_mel_l1, 3),
                      "pitch err cents": None if row.pitch_cents is None else round(row.pitch_cents, 1),

@@ -170,10 +170,16 @@ def joined(waves: list[np.ndarray], rate: int) -> np.ndarray:
     return np.concatenate([part for wave in waves for part in (wave, gap)])
 
 
+def reference_pitch(clips: list[tuple[str, np.ndarray]], spec: MelSpec) -> Any:
+    """The pitch track of the joined references as `measure` joins them (each cut to whole frames)."""
+    trimmed = [wave[: spec.num_samples(spec.num_frames(len(wave)))] for _, wave in clips]
+    return pitch_track(joined(trimmed, spec.sample_rate), spec.sample_rate)
+
+
 def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[str, np.ndarray]], spec: MelSpec,
-            reference_pitch: Any | None = None) -> Row:
+            pitch: Any | None = None) -> Row:
     """Resynthesise each clip from its true mels with `render` and measure the result (an unnamed Row);
-    the pitch columns need `pitch_track` of the joined references (None: not measured)."""
+    the pitch columns need `reference_pitch(clips, spec)` as `pitch` (None: not measured)."""
     mel_l1 = stft = snr = seconds = wall = 0.0
     references, outputs = [], []
     for _, wave in clips:
@@ -193,8 +199,8 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
         outputs.append(output.numpy())
     joined_reference, joined_output = joined(references, spec.sample_rate), joined(outputs, spec.sample_rate)
     cents = voicing = None
-    if reference_pitch is not None:
-        cents, voicing = pitch_error(reference_pitch, pitch_track(joined_output, spec.sample_rate))
+    if pitch is not None:
+        cents, voicing = pitch_error(pitch, pitch_track(joined_output, spec.sample_rate))
     return Row("", "", mel_l1 / seconds, stft / seconds, visqol(joined_reference, joined_output, spec.sample_rate),
                cents, voicing, snr / seconds, seconds / max(wall, 1e-9))
 
@@ -206,10 +212,7 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
 
     clips, note = held_out_audio(model, audio)
     spec = model.mel_spec
-    reference_pitch = None
-    if pitch:
-        trimmed = [wave[: spec.num_samples(spec.num_frames(len(wave)))] for _, wave in clips]
-        reference_pitch = pitch_track(joined(trimmed, spec.sample_rate), spec.sample_rate)
+    references = reference_pitch(clips, spec) if pitch else None
     installed = installed_vocoders()
     names, skipped = _candidates(model, installed, download, progress)
     rows = []
@@ -226,9 +229,9 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
 
             render(spec.mel(torch.from_numpy(clips[0][1][: 64 * spec.hop_length])))  # warm up, untimed
             kind = "bundled" if choice.state is not None else "converted" if choice.needs_conversion else "universal"
-            row = measure(render, clips, spec, reference_pitch)
+            row = measure(render, clips, spec, references)
             rows.append(attrs.evolve(row, name=name, kind=kind, warnings=choice.warnings))
         if baseline:
-            row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, reference_pitch)
+            row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, references)
             rows.append(attrs.evolve(row, name=BASELINE, kind="baseline"))
     return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips))
