@@ -180,7 +180,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
         ("half", ["truncated or corrupt (the header claims", "re-export or retrain it"]),
         ("short data", ["truncated or corrupt (the tensor data is", "re-export or retrain it"]),
         ("trailing data", ["truncated or corrupt (1 unexpected bytes after the tensor data)"]),
-        ("bad json", ["truncated or corrupt (the safetensors header is not valid JSON)"]),
+        ("bad json", ["truncated or corrupt (the safetensors header is not valid JSON"]),
         ("missing key", ["truncated or corrupt (the header lacks mel_spec)"]),
         ("missing", ["model file not found"]),
     ],

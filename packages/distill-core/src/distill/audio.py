@@ -7,13 +7,16 @@ numpy, soundfile and soxr are imported inside functions: the CLI must start with
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
 from distill.errors import DistillError
+from distill.files import kind_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,6 +77,9 @@ def read_audio(path: Path, sample_rate: int = TARGET_RATE) -> AudioFile:
     import soxr
 
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO would block libsndfile, a device never end
+            raise UnreadableAudio(path, f"it is {kind_of(mode)}, not a regular file")
         with open(path, "rb"):  # libsndfile reports a missing or forbidden file only as "System error"
             pass
     except OSError as error:

@@ -10,6 +10,7 @@ import torch
 
 from .atomic import atomic_output
 from .errors import DistillError
+from .files import open_regular
 
 
 def save_checkpoint(path: Path, kind: str, state: dict[str, Any]) -> None:
@@ -20,12 +21,18 @@ def save_checkpoint(path: Path, kind: str, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path, kind: str) -> dict[str, Any]:
     """The checkpoint at `path`, which must be of `kind`; a clear error saying what to do otherwise."""
+    if not path.exists():
+        raise DistillError(f"no checkpoint to resume at {path}; drop --resume to start afresh")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code can run
-    except FileNotFoundError:
-        raise DistillError(f"no checkpoint to resume at {path}; drop --resume to start afresh") from None
-    except Exception as exc:
-        raise DistillError(f"checkpoint {path} is unreadable ({exc}); start over with --restart") from exc
+        with open_regular(path, "checkpoint") as file:
+            state = torch.load(file, map_location="cpu", weights_only=True)  # no pickled code can run
+    except DistillError:
+        raise
+    except Exception:  # torch's message would suggest unsafe loading: say ours alone
+        state = None
     if not isinstance(state, dict) or state.get("format") != kind:
-        raise DistillError(f"{path} is not a {kind}; start over with --restart")
+        raise DistillError(
+            f"{path} is not a checkpoint that distill wrote (expected a {kind}; the file is damaged or was put "
+            "there by something else), so it was not loaded; discard it and start over with --restart"
+        )
     return state

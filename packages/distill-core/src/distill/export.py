@@ -2,7 +2,7 @@
 encode (WAV, FLAC, OGG, MP3), tag, and write atomically with a JSON sidecar.
 
 Audio arrives as a stream of chunks. Pass one resamples them (soxr, streaming) into a float32
-scratch file beside the output while measuring the peak; pass two applies the gain and encodes.
+scratch file in the temp folder while measuring the peak; pass two applies the gain and encodes.
 Memory therefore stays flat from 0.1 s to 10 minutes.
 """
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from .atomic import atomic_output, scratch_file
+from .atomic import atomic_output, replace, scratch_file
 from .errors import DistillError
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
@@ -72,16 +72,17 @@ class ExportSettings:
 
 def write_audio(
     chunks: Iterable[np.ndarray], source_rate: int, seconds: float, path: Path, export: ExportSettings,
-    tags: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None, publish: Callable[[Path, Path], Path] = replace,
 ) -> dict[str, Any]:
-    """Write exactly round(seconds * export rate) samples to `path` atomically; returns level facts."""
+    """Write exactly round(seconds * export rate) samples to `path` atomically (`publish` puts the
+    finished file in place: see distill.atomic); returns level facts."""
     import soundfile
     import soxr
 
     total = round(seconds * export.sample_rate)
     path.parent.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
-    with scratch_file(path.parent, ".f32") as raw, atomic_output(path) as encoded:
+    with scratch_file(".f32", 4 * total) as raw, atomic_output(path, 4 * total, publish) as encoded:
         written, peak = 0, 0.0
         resampler = None if source_rate == export.sample_rate else soxr.ResampleStream(
             source_rate, export.sample_rate, 1, dtype="float32", quality="HQ")

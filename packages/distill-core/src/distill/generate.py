@@ -137,6 +137,9 @@ def check_sliders(analysis: SliderAnalysis, values: dict[str, float]) -> tuple[d
     checked, warnings = {}, []
     for key, value in values.items():
         slider = analysis.by_name(key)
+        if not math.isfinite(value):
+            raise DistillError(f"slider {slider.name!r} = {value} is not a finite number; give a value in "
+                               f"[{slider.low:g}, {slider.high:g}]")
         clamped = min(max(value, slider.low), slider.high)
         if clamped != value:
             warnings.append(f"slider {slider.name!r} = {value:g} is outside its safe range "

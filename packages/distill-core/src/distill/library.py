@@ -19,14 +19,15 @@ import platformdirs
 
 from .atomic import atomic_output
 from .errors import DistillError
-from .modelfile import load_model, read_header, save_model
+from .files import open_regular
+from .modelfile import load_model, read_header, save_model, verify_model_file
+from .names import NAME_PATTERN, check_name
 
 if TYPE_CHECKING:
     from .model import DistillModel
 
 HOME_ENV = "DISTILL_HOME"
 SUFFIX = ".distill"
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ID_PREFIX = re.compile(r"[0-9a-fA-F]{4,}")
 TRAIN_HINT = "distill train DIR --name NAME"
 
@@ -39,14 +40,6 @@ def library_root() -> Path:
 
 def models_dir() -> Path:
     return library_root() / "models"
-
-
-def check_name(name: str) -> str:
-    if not NAME_PATTERN.fullmatch(name):
-        raise DistillError(
-            f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return name
 
 
 def model_path(name: str) -> Path:
@@ -126,8 +119,8 @@ def _number(value: object, kind: type[int] | type[float]) -> Any:
 def resolve_model(ref: str) -> Path:
     """The model file `ref` names: an existing file path, a library name, or a unique id prefix."""
     candidate = Path(ref).expanduser()
-    if candidate.is_file():
-        return candidate
+    if candidate.is_file() or (candidate.exists() and not candidate.is_dir()):
+        return candidate  # a FIFO or device too: opening it says what it is, without blocking
     if NAME_PATTERN.fullmatch(ref) and model_path(ref).is_file():
         return model_path(ref)
     if "/" in ref or os.sep in ref or ref in (".", ".."):  # a path, not a name: say what is wrong with it
@@ -232,7 +225,7 @@ def import_model(path: str | os.PathLike[str], name: str | None = None, overwrit
 def export_model(ref: str, dest: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Copy a model out of the library to `dest` (a file, or a folder to put `<name>.distill` in)."""
     source = resolve_model(ref)
-    read_header(source)  # never hand out a corrupt file
+    verify_model_file(source)  # never hand out a corrupt file
     target = Path(dest).expanduser()
     if target.is_dir():
         target = target / source.name
@@ -248,5 +241,9 @@ def export_model(ref: str, dest: str | os.PathLike[str], overwrite: bool = False
 
 
 def _copy(source: Path, dest: Path) -> None:
-    with atomic_output(dest) as temp:
-        shutil.copyfile(source, temp)
+    with (
+        open_regular(source, "model file") as file,
+        atomic_output(dest, os.fstat(file.fileno()).st_size) as temp,
+        open(temp, "wb") as out,
+    ):
+        shutil.copyfileobj(file, out)

@@ -1,6 +1,7 @@
 """The `.distill` file, format 2: one safetensors file holding a whole trained model.
 
-safetensors metadata: {"format": "distill", "format_version": "2", "distill": <JSON header>}; tensors:
+safetensors metadata: {"format": "distill", "format_version": "2", "distill": <JSON header>,
+"data_sha256": <SHA-256 of the tensor data section>}; tensors:
 `vae.<state-dict key>`, `sliders.components`, `sliders.center`, `sliders.scales` and
 `vocoder.<backend>.<key>`. Loading never runs code from the file (no pickle, no torch.load).
 `read_header` parses the header by hand, so listing a library imports neither torch nor numpy.
@@ -8,8 +9,11 @@ safetensors metadata: {"format": "distill", "format_version": "2", "distill": <J
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -19,6 +23,7 @@ import attrs
 
 from .atomic import atomic_output
 from .errors import DistillError
+from .files import open_regular, parse_json
 from .melspec import MelSpec
 from .model import FORMAT_NAME, FORMAT_VERSION, DistillModel, Slider, SliderAnalysis
 from .vocoder import VocoderState
@@ -31,7 +36,11 @@ REQUIRED_KEYS = (
 )  # fmt: skip
 _DICT_KEYS = ("mel_spec", "vae_config", "sliders", "training", "vocoder_state")
 SLIDER_TENSORS = ("sliders.components", "sliders.center", "sliders.scales")
-MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
+MAX_HEADER_BYTES = 8_000_000  # a distill header (500 files' training record included) is well under 1 MB
+DIGEST_KEY = "data_sha256"  # SHA-256 of the tensor data section, in the safetensors metadata
+_DIGEST_PLACEHOLDER = "digest-pending-" + "0" * 49  # as long as a hex SHA-256
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 RETRAIN_HINT = "distill train DIR --name NAME"
 _V1_PICKLE = "(pickle-based) model, which cannot be loaded safely (unpickling can run arbitrary code)"
 UPGRADE_HINT = "pip install -U distill"
@@ -63,44 +72,64 @@ def _newer(path: Path, version: int) -> NoReturn:
 # -- reading the header without torch -------------------------------------------------------------
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON header of a .distill file (name, id, mel_spec, ...), after checking the whole file's
-    structure: kind, format version, header JSON and that the tensor data is all there."""
+    structure: kind, format version, header JSON and that the tensor data is all there. The tensor
+    data itself is not read: `verify_model_file` checks it against the digest stored at saving."""
+    return _read(Path(path))[0]
+
+
+def verify_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`read_header`, plus a streamed SHA-256 of the tensor data against the digest in the header
+    (files saved before digests were stored pass on their structure alone)."""
     path = Path(path)
-    header, data_bytes = _read_safetensors_header(path)
-    info = _check_metadata(path, header)
-    _check_data_length(path, header, data_bytes)
+    info, meta, data_start = _read(path)
+    expected = meta.get(DIGEST_KEY)
+    if expected is not None:
+        digest = hashlib.sha256()
+        with open_regular(path, "model file") as file:
+            file.seek(data_start)
+            while block := file.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != expected:
+            _corrupt(path, "its tensor data does not match the checksum stored when it was saved")
     return info
 
 
-def _read_safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
-    """The parsed safetensors header and the number of bytes after it; rejects anything else."""
-    if path.is_dir():
-        raise DistillError(f"{path} is a folder, not a .distill model file; give the path of the file")
-    try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
+    """The distill header, the safetensors metadata, and where the tensor data starts."""
+    header, data_start, data_bytes = _read_safetensors_header(path)
+    meta, info = _check_metadata(path, header)
+    _check_tensor_entries(path, header, data_bytes)
+    return info, meta, data_start
+
+
+def _read_safetensors_header(path: Path) -> tuple[dict[str, Any], int, int]:
+    """The parsed safetensors header, where the data starts and its length; rejects anything else."""
+    with open_regular(path, "model file") as file:
+        size = os.fstat(file.fileno()).st_size
+        try:
             head = file.read(9)
             if size == 0:
                 _not_distill(path, "empty file")
             length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
             # A safetensors header is JSON, so it starts with "{" right after the 8-byte length.
-            if length is None or head[8:9] != b"{" or length > MAX_HEADER_BYTES:
+            if length is None or head[8:9] != b"{":
                 _reject_unknown(path, head, size)
+            if length > MAX_HEADER_BYTES:
+                _corrupt(path, f"the header claims {length} bytes (a distill header is under {MAX_HEADER_BYTES})")
             if length < 2:
                 _corrupt(path, f"the header claims {length} bytes")
             if length > size - 8:
                 _corrupt(path, f"the header claims {length} bytes but only {size - 8} follow")
             raw = head[8:] + file.read(length - 1)
-    except FileNotFoundError:
-        raise DistillError(f"model file not found: {path}; check the path, or see `distill model list`") from None
-    except OSError as exc:
-        raise DistillError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            raise DistillError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        _corrupt(path, "the safetensors header is not valid JSON")
+        header = parse_json(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        _corrupt(path, f"the safetensors header is not valid JSON: {exc}")
     if not isinstance(header, dict):
         _corrupt(path, "the safetensors header is not a JSON object")
-    return header, size - 8 - length
+    return header, 8 + length, size - 8 - length
 
 
 def _reject_unknown(path: Path, head: bytes, size: int) -> NoReturn:
@@ -119,14 +148,18 @@ def _zip_holds_pickle(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith(".pkl") for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError):
+    except Exception:  # any damage at all: zipfile raises many types on crafted input
         return True  # a damaged torch.save archive is still a v1 model
 
 
-def _check_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+def _check_metadata(path: Path, header: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     meta = header.get("__metadata__")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         _not_distill(path, "safetensors without distill metadata")
+    if not all(isinstance(value, str) for value in meta.values()):
+        _corrupt(path, "the safetensors metadata holds values that are not strings")
+    if DIGEST_KEY in meta and not re.fullmatch(r"[0-9a-f]{64}", meta[DIGEST_KEY]):
+        _corrupt(path, "its stored checksum is malformed")
     try:
         version = int(meta.get("format_version", ""))
     except (TypeError, ValueError):
@@ -138,9 +171,9 @@ def _check_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
     if version < 1:
         _corrupt(path, f"unknown format_version {version}")
     try:
-        info = json.loads(meta["distill"])
-    except (KeyError, TypeError, ValueError):
-        _corrupt(path, "the distill metadata is missing or not valid JSON")
+        info = parse_json(meta["distill"])
+    except (KeyError, TypeError, ValueError) as exc:
+        _corrupt(path, f"the distill metadata is missing or not valid JSON ({exc})")
     if not isinstance(info, dict):
         _corrupt(path, "the distill metadata is not a JSON object")
     missing = [key for key in REQUIRED_KEYS if key not in info]
@@ -150,22 +183,36 @@ def _check_metadata(path: Path, header: dict[str, Any]) -> dict[str, Any]:
     wrong += [key for key in ("name", "id", "created", "distill_version") if not isinstance(info[key], str)]
     if wrong or not isinstance(info["sliders"].get("sliders"), list):
         _corrupt(path, f"malformed header fields: {', '.join(wrong) or 'sliders'}")
-    return info
+    return meta, info
 
 
-def _check_data_length(path: Path, header: dict[str, Any], data_bytes: int) -> None:
+def _check_tensor_entries(path: Path, header: dict[str, Any], data_bytes: int) -> None:
+    """Every tensor entry has the shape the safetensors format defines, and the data is all there."""
     expected = 0
     for key, entry in header.items():
         if key == "__metadata__":
             continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+        if not (isinstance(entry, dict) and entry.keys() == {"dtype", "shape", "data_offsets"}):
+            _corrupt(path, f"tensor {key!r} has a malformed entry")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+            _corrupt(path, f"tensor {key!r} has an unknown dtype")
+        if not (isinstance(shape, list) and len(shape) <= 8 and all(_is_count(n) for n in shape)):
+            _corrupt(path, f"tensor {key!r} has a malformed shape")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)
+                and offsets[0] <= offsets[1]):
             _corrupt(path, f"tensor {key!r} has no valid data offsets")
+        if offsets[1] - offsets[0] != math.prod(shape) * DTYPE_BYTES[dtype]:
+            _corrupt(path, f"tensor {key!r} does not fit its shape and dtype")
         expected = max(expected, offsets[1])
     if data_bytes < expected:
         _corrupt(path, f"the tensor data is {data_bytes} bytes but the header says {expected}")
     if data_bytes > expected:
         _corrupt(path, f"{data_bytes - expected} unexpected bytes after the tensor data")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 48
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -175,7 +222,7 @@ def load_model(path: str | os.PathLike[str]) -> DistillModel:
     from safetensors.torch import load_file
 
     path = Path(path)
-    info = read_header(path)  # rejects pickles and foreign files before any tensor is touched
+    info = verify_model_file(path)  # rejects pickles, foreign and damaged files before any tensor is built
     try:
         tensors = load_file(path)
     except (SafetensorError, OSError) as exc:
@@ -259,12 +306,31 @@ def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
         header_json = json.dumps(header)
     except (TypeError, ValueError) as exc:
         raise DistillError(f"cannot save model {model.name!r} to {path}: its metadata is not JSON ({exc})") from None
-    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "distill": header_json}
+    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "distill": header_json,
+                DIGEST_KEY: _DIGEST_PLACEHOLDER}
     tensors = _tensors(model)
     if not path.parent.is_dir():
         raise DistillError(f"cannot save {path}: the folder {path.parent} does not exist; create it first")
-    with atomic_output(path) as temp:
+    size = sum(t.numel() * t.element_size() for t in tensors.values()) + len(header_json)
+    with atomic_output(path, size_hint=size) as temp:
         save_file(tensors, str(temp), metadata=metadata)
+        _store_digest(temp)
+
+
+def _store_digest(path: Path) -> None:
+    """Write the SHA-256 of the tensor data over the placeholder of the same length in the header,
+    so the digest covers exactly the bytes safetensors wrote and no offset moves."""
+    with open(path, "r+b") as file:
+        (length,) = struct.unpack("<Q", file.read(8))
+        header = file.read(length)
+        digest = hashlib.sha256()
+        while block := file.read(1 << 20):
+            digest.update(block)
+        marker = f'"{_DIGEST_PLACEHOLDER}"'.encode()
+        if header.count(marker) != 1:
+            raise RuntimeError("safetensors wrote the digest placeholder in an unexpected form")
+        file.seek(8 + header.index(marker) + 1)
+        file.write(digest.hexdigest().encode())
 
 
 def _tensors(model: DistillModel) -> dict[str, torch.Tensor]:

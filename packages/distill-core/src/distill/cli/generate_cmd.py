@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..devices import DEVICES
+from .numbers import FINITE, finite_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,23 +25,24 @@ def _parse_pairs(values: tuple[str, ...], option: str, separator: str) -> list[t
         try:
             if not found or not key:
                 raise ValueError
-            pairs.append((key, float(number)))
+            pairs.append((key, finite_number(number)))
         except ValueError:
-            raise click.BadParameter(f"expected KEY{separator}NUMBER, got {value!r}", param_hint=option) from None
+            raise click.BadParameter(f"expected KEY{separator}NUMBER with a finite number, got {value!r}",
+                                     param_hint=option) from None
     return pairs
 
 
 @click.command("generate")
 @click.argument("model_ref", metavar="MODEL", required=False)
-@click.option("-d", "--duration", type=float, default=5.0, show_default=True, help="Seconds (0.1 to 600).")
+@click.option("-d", "--duration", type=FINITE, default=5.0, show_default=True, help="Seconds (0.1 to 600).")
 @click.option("-n", "--count", type=click.IntRange(1, 1000), default=1, show_default=True, help="Number of clips.")
 @click.option("--seed", type=click.IntRange(min=0), help="Clip i uses seed + i (default: a random seed).")
-@click.option("--evolution", type=float, default=0.5, show_default=True,
+@click.option("--evolution", type=FINITE, default=0.5, show_default=True,
               help="0 = holds one character, 1 = changes quickly (prior sampling).")
 @click.option("--slider", "sliders", multiple=True, metavar="NAME=VALUE", help="Set a slider (name or index).")
 @click.option("--preset", help="Start from a saved slider preset (see `distill preset`).")
 @click.option("--from-audio", type=click.Path(path_type=Path), help="Make a variation of this sound.")
-@click.option("--variation", type=float, default=0.0, show_default=True, help="With --from-audio: 0 = rebuild it.")
+@click.option("--variation", type=FINITE, default=0.0, show_default=True, help="With --from-audio: 0 = rebuild it.")
 @click.option("--morph", nargs=2, metavar="A B", help="Travel from A to B (audio files or seed:N).")
 @click.option("--blend", "blends", multiple=True, metavar="MODEL:WEIGHT", help="Mix in another model (up to 4).")
 @click.option("--vocoder", default="auto", show_default=True, help="A backend name, or auto.")
@@ -67,20 +69,24 @@ def generate_command(
 
     from ..errors import DistillError
     from ..export import ExportSettings
+    from ..files import check_regular
     from ..generate import GenerationSettings
+    from ..names import safe_stem
     from ..slider_presets import get_preset
 
     if replay:
-        return _replay(replay, output, overwrite, as_json, device)
+        return _replay(replay, output, output_dir, overwrite, as_json, device)
     if model_ref is None:
         raise click.UsageError("give a MODEL (or --replay FILE.json)")
     if output and count > 1:
         raise click.UsageError("--output names one file; use -o/--output-dir with --count")
-    if from_audio and not from_audio.is_file():
-        raise DistillError(f"--from-audio file not found: {from_audio}")
+    if from_audio:
+        check_regular(from_audio, "--from-audio file")
     for endpoint in morph or ():
-        if not Path(endpoint).is_file() and not endpoint.removeprefix("seed:").isdigit():
-            raise DistillError(f"--morph endpoint {endpoint!r} is neither an audio file nor seed:N")
+        if not endpoint.removeprefix("seed:").isdigit():
+            if not Path(endpoint).exists():
+                raise DistillError(f"--morph endpoint {endpoint!r} is neither an audio file nor seed:N")
+            check_regular(endpoint, "--morph audio file")
     export = ExportSettings.create(fmt, bit_depth, sample_rate=sample_rate, normalize=normalize)
     primary = _load(model_ref)
     values = dict(get_preset(primary.model.name, preset)) if preset else {}
@@ -96,12 +102,14 @@ def generate_command(
     )
     first_seed = secrets.randbelow(2**31) if seed is None else seed
     jobs = []
+    stem = safe_stem(primary.model.name, "clip")  # the header's name never steers where files go
     for i in range(count):
         settings = _with_seed(base, first_seed + i)
-        path = output or (output_dir or Path(".")) / f"{primary.model.name}-{first_seed + i}.{export.extension}"
+        path = output or (output_dir or Path(".")) / f"{stem}-{first_seed + i}.{export.extension}"
         jobs.append((settings, path))
     _check_targets([path for _, path in jobs], export, overwrite)
-    _render_jobs(primary, jobs, export, vocoder, device, warnings, as_json)
+    _render_jobs(primary, jobs, export, vocoder, device, warnings, as_json, named=output is not None,
+                 overwrite=overwrite)
 
 
 def _with_seed(settings: Any, seed: int) -> Any:
@@ -127,19 +135,26 @@ def _check_targets(paths: list[Path], export: Any, overwrite: bool) -> None:
     for path in paths:
         if path.suffix.lower() != f".{export.extension}":
             raise DistillError(f"{path} does not end in .{export.extension}; match --output to --format")
-        if not overwrite and (path.exists() or path.with_suffix(path.suffix + ".json").exists()):
+        blocked = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise DistillError(f"cannot write {path}: {blocked} exists and is not a folder; "
+                               "choose another output path (missing folders are created)")
+        if not overwrite and (path.exists() or _sidecar_path(path).exists()):
             raise DistillError(f"{path} already exists; choose another name or add --overwrite")
 
 
 def _render_jobs(
     primary: Any, jobs: list[tuple[Any, Path]], export: Any, requested: str, device: str, notes: list[str],
-    as_json: bool, vocoder_name_for_replay: str | None = None,
+    as_json: bool, vocoder_name_for_replay: str | None = None, named: bool = True, overwrite: bool = False,
 ) -> None:
+    """Render each job to its path. Without `overwrite` a file that appears meanwhile (another run) is
+    never replaced: a name the user gave fails clearly, a made-up name moves on to the next free one."""
     import datetime
 
     from .. import __version__
-    from ..atomic import write_json
+    from ..atomic import FreeName, claim, replace, write_json
     from ..devices import resolve_device
+    from ..errors import DistillError
     from ..export import write_audio
     from ..generate import blend_mode, clip_chunks
     from ..selection import load_vocoder, select_vocoder
@@ -171,7 +186,14 @@ def _render_jobs(
         }
         chunks = _with_progress(clip_chunks(primary, settings, vocoder, blends), vocoder.sample_rate,
                                 settings.seconds, path.name)
-        level = write_audio(chunks, vocoder.sample_rate, settings.seconds, path, export, tags)
+        publish = replace if overwrite else claim if named else FreeName(companion=_sidecar_path)
+        try:
+            level = write_audio(chunks, vocoder.sample_rate, settings.seconds, path, export, tags, publish)
+        except FileExistsError:
+            raise DistillError(f"{path} appeared while this clip was rendering (another distill run?); it was "
+                               "left as it is and this clip discarded: choose another --output, or add "
+                               "--overwrite") from None
+        path = publish.path if isinstance(publish, FreeName) and publish.path else path
         sidecar = {
             "distill_version": __version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -187,7 +209,7 @@ def _render_jobs(
             "vocoder": {"name": choice.backend.name, "reason": choice.reason, "warnings": list(choice.warnings)},
             "level": level,
         }
-        write_json(path.with_suffix(path.suffix + ".json"), sidecar)
+        write_json(_sidecar_path(path), sidecar)
         record = {"path": str(path), "seconds": settings.seconds, "seed": settings.seed,
                   "vocoder": choice.backend.name, "reason": choice.reason,
                   "warnings": warnings + level["warnings"]}
@@ -197,6 +219,10 @@ def _render_jobs(
             for warning in level["warnings"]:
                 click.echo(f"warning: {warning}", err=True)
             click.echo(f"{path}  ({settings.seconds:g} s, seed {settings.seed})")
+
+
+def _sidecar_path(clip: Path) -> Path:
+    return clip.with_name(clip.name + ".json")
 
 
 def _with_progress(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str) -> Iterator[np.ndarray]:
@@ -211,25 +237,31 @@ def _with_progress(chunks: Iterator[np.ndarray], rate: int, seconds: float, labe
             yield chunk
 
 
-def _replay(sidecar_path: Path, output: Path | None, overwrite: bool, as_json: bool, device: str) -> None:
+def _replay(sidecar_path: Path, output: Path | None, output_dir: Path | None, overwrite: bool, as_json: bool,
+            device: str) -> None:
     from ..errors import DistillError
     from ..export import ExportSettings
+    from ..files import read_json
     from ..generate import GenerationSettings
+    from ..names import safe_stem
 
+    sidecar = read_json(sidecar_path, "sidecar")
     try:
-        sidecar = json.loads(sidecar_path.read_text())
         settings = GenerationSettings.from_dict(sidecar["settings"])
         export = ExportSettings(**sidecar["export"])
-        model_info, vocoder_name = sidecar["model"], sidecar["vocoder"]["name"]
-    except FileNotFoundError:
-        raise DistillError(f"sidecar not found: {sidecar_path}") from None
+        model_info, vocoder_name, clip = sidecar["model"], sidecar["vocoder"]["name"], sidecar["file"]
+        model_path, model_id = model_info["path"], model_info["id"]
+        if not all(isinstance(value, str) for value in (vocoder_name, clip, model_path, model_id)):
+            raise TypeError("model, vocoder and file must be text")
     except (ValueError, KeyError, TypeError) as exc:
         raise DistillError(f"{sidecar_path} is not a distill sidecar ({exc})") from exc
-    ref = model_info["path"] if Path(model_info["path"]).exists() else model_info["id"]
+    ref = model_path if Path(model_path).is_file() else model_id
     primary = _load(ref)
-    if primary.model.id != model_info["id"]:
-        raise DistillError(f"the model at {ref} is not the one that made this clip (id {model_info['id']}); "
+    if primary.model.id != model_id:
+        raise DistillError(f"the model at {ref} is not the one that made this clip (id {model_id}); "
                            "it was retrained or replaced")
-    target = output or sidecar_path.with_name(f"{Path(sidecar['file']).stem}-replay.{export.extension}")
+    stem = safe_stem(Path(clip).stem, "clip")  # a name read from a file never leaves the sidecar's folder
+    target = output or (output_dir or sidecar_path.parent) / f"{stem}-replay.{export.extension}"
     _check_targets([target], export, overwrite)
-    _render_jobs(primary, [(settings, target)], export, "auto", device, [], as_json, vocoder_name)
+    _render_jobs(primary, [(settings, target)], export, "auto", device, [], as_json, vocoder_name,
+                 named=output is not None, overwrite=overwrite)

@@ -1,7 +1,7 @@
 """`distill model`: the model library (list, info, delete, import, export).
 
-Everything but `import` reads file headers only, so these commands start without torch; `import`
-loads the whole file to validate it.
+These commands start without torch. `list` reads file headers only; `info` and `export` also check
+the tensor data against its stored checksum; `import` loads the whole file to validate it.
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ def list_command(as_json: bool) -> None:
 def info_command(name: str, as_json: bool) -> None:
     """Show everything a model file records: mel recipe, sliders, vocoders, training."""
     from ..library import resolve_model
-    from ..modelfile import read_header
+    from ..modelfile import verify_model_file
 
     path = resolve_model(name)
-    header = read_header(path)
+    header = verify_model_file(path)
     size = path.stat().st_size
     if as_json:
         echo_json({"path": str(path), "size": size, **header})

@@ -13,6 +13,7 @@ import click
 
 from ..devices import DEVICES
 from ..train_settings import PRESETS
+from .numbers import FiniteFloatRange
 
 
 @click.command("train")
@@ -21,10 +22,10 @@ from ..train_settings import PRESETS
 @click.option("--preset", type=click.Choice(PRESETS), default="auto", show_default=True,
               help="Training budget and network size; auto adapts to the amount of audio.")
 @click.option("--steps", type=click.IntRange(min=1), help="Train for exactly this many steps.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
+@click.option("--epochs", type=FiniteFloatRange(min=0, min_open=True),
               help="Train for this many passes over the audio (converted to steps).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Segments per step (default 16).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), help="Peak learning rate (default 1e-3).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data: same model (on CPU).")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=200, show_default=True,
@@ -61,7 +62,7 @@ def train_command(
     if resume and restart:
         raise click.UsageError("give --resume or --restart, not both")
     folder = folder.resolve() if folder.exists() else folder
-    name = name or folder.name
+    name = folder.name if name is None else name  # an explicit --name '' is refused by model_path
     destination = model_path(name)  # also checks the name
     if destination.exists() and not overwrite and not resume:
         raise DistillError(f"a model named {name!r} already exists ({destination}): "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..devices import DEVICES
+from .numbers import FiniteFloatRange
 
 if TYPE_CHECKING:
     from ..ingest import Corpus
@@ -85,7 +86,7 @@ def _measure(model: DistillModel, audio: Path | None, device: str, say: Any) -> 
 @click.argument("model_ref", metavar="MODEL")
 @click.option("--backend", help="Trainable vocoder to train (default: the one installed).")
 @click.option("--steps", type=click.IntRange(min=1), help="Train up to this many steps in total.")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True),
+@click.option("--minutes", type=FiniteFloatRange(min=0, min_open=True),
               help="Train up to this many minutes in total (instead of --steps).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Segments per step (default: the backend's).")
 @click.option("--segment", type=click.IntRange(min=1), help="Audio samples per segment (default: the backend's).")
