@@ -198,9 +198,13 @@ def test_resume_trains_further_and_refuses_what_it_cannot_do(bundled, tmp_path):
 def test_backend_choice_and_corpus_problems_say_what_to_do(vae_model, tmp_path):
     path = tmp_path / "m.distill"
     shutil.copyfile(vae_model["model"], path)
-    result = run_cli("train-vocoder", str(path), "--steps", "1", env=PLUGINS, expect=1)
-    assert "several trainable vocoders are installed (griffinlim-fitted, hifigan)" in result.stderr
-    assert "--backend" in result.stderr
+    # Several trainable backends: the one auto ranks first (priority, then name) is trained, and said so.
+    result = run_cli("train-vocoder", str(path), *TINY[2:], "--steps", "1", "--json", env=PLUGINS)
+    assert json.loads(result.stdout)["backend"] == "hifigan"  # priority 10 beats -50, though its name sorts later
+    assert ("several trainable vocoders are installed (griffinlim-fitted, hifigan); training 'hifigan', the one "
+            "--vocoder auto ranks first (choose another with --backend NAME)") in result.stderr
+    shutil.copyfile(vae_model["model"], path)
+    shutil.rmtree(Path(os.environ["DISTILL_HOME"]) / "checkpoints")
     result = run_cli("train-vocoder", str(path), "--backend", "griffinlim", env=PLUGINS, expect=1)
     assert "'griffinlim' is not trainable per model" in result.stderr
     result = run_cli("train-vocoder", str(path), "--resume", *TINY, env=PLUGINS, expect=1)

@@ -74,8 +74,8 @@ class GenerationSettings:
 class LoadedModel:
     """A model ready to generate: its VAE built once."""
 
-    def __init__(self, model: DistillModel) -> None:
-        self.model = model
+    def __init__(self, model: DistillModel, path: Path | None = None) -> None:
+        self.model, self.path = model, path  # path: the file it came from, recorded in sidecars
         self.vae = MelVAE(**model.vae_config)
         self.vae.load_state_dict(model.vae_weights)
         self.vae.eval()

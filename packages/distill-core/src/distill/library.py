@@ -147,6 +147,18 @@ def resolve_model(ref: str) -> Path:
     )
 
 
+def recordings(model: DistillModel, audio: str | os.PathLike[str] | None = None) -> Path:
+    """Where a model's recordings are: `audio` when given, else the folder its training recorded."""
+    recorded = model.training.get("corpus_path")
+    folder = Path(audio) if audio else Path(recorded) if isinstance(recorded, str) and recorded else None
+    if folder is None:
+        raise DistillError(f"model {model.name!r} does not record where its recordings are: pass --audio DIR")
+    if not folder.is_dir():
+        raise DistillError(f"the recordings of model {model.name!r} are not at {folder} any more: "
+                           "pass --audio DIR with their new location")
+    return folder
+
+
 # -- changing the library ---------------------------------------------------------------------------
 def save_to_library(model: DistillModel, overwrite: bool = True) -> Path:
     path = model_path(model.name)

@@ -8,12 +8,10 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -22,6 +20,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import DistillError
 from .melspec import DISTILL_MEL
+from .progress import Interrupted
 from .train_settings import TrainSettings
 from .vae import MelVAE, kl_divergence
 
@@ -113,32 +112,6 @@ def kl_weight(step: int, settings: TrainSettings) -> float:
     return settings.kl_weight * min(1.0, step / max(1, settings.steps // 5))
 
 
-class TrainingInterrupted(Exception):
-    def __init__(self, step: int, checkpoint: Path) -> None:
-        super().__init__(f"interrupted at step {step}")
-        self.step, self.checkpoint = step, checkpoint
-
-
-@contextlib.contextmanager
-def stop_on_sigint() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks the loop to stop after the current step; a second one aborts at once."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @attrs.define
 class TrainResult:
     vae: MelVAE
@@ -146,6 +119,7 @@ class TrainResult:
     losses: dict[str, float | None]
     history: list[dict[str, float]]
     seconds: float
+    resumed_from: int  # the checkpoint's step (0 for a fresh run)
 
 
 ProgressHook = Callable[[int, dict[str, float]], None]
@@ -161,9 +135,10 @@ def train_vae(
     resume: bool = False,
     progress: ProgressHook | None = None,
     on_checkpoint: Callable[[int, MelVAE], object] | None = None,
+    cancel: threading.Event | None = None,
 ) -> TrainResult:
-    """Train (or resume) and return the trained VAE. Raises TrainingInterrupted after saving a
-    checkpoint when the user presses Ctrl-C."""
+    """Train (or resume) and return the trained VAE. When `cancel` is set, saves a checkpoint after
+    the current step and raises Interrupted."""
     torch.manual_seed(settings.seed)
     vae = MelVAE(**settings.vae_config())
     all_train = torch.cat(data.train, dim=1)
@@ -173,6 +148,7 @@ def train_vae(
     sampler = torch.Generator().manual_seed(settings.seed)
     noise = torch.Generator().manual_seed(settings.seed + 1)
     step, history, elapsed = 0, [], 0.0
+    stop_requested = cancel or threading.Event()
 
     if resume:
         state = load_checkpoint(checkpoint_path, CHECKPOINT_FORMAT)
@@ -187,6 +163,7 @@ def train_vae(
         sampler.set_state(state["sampler"])
         noise.set_state(state["noise"])
         step, history, elapsed = state["step"], state["history"], state["seconds"]
+    resumed_from = step
 
     def checkpoint() -> None:
         save_checkpoint(
@@ -208,41 +185,40 @@ def train_vae(
     vae.to(device).train()
     started = last_checkpoint = time.monotonic()
     inv_std = 1.0 / vae.mel_std[None, :, None]
-    with stop_on_sigint() as stop_requested:
-        while step < settings.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, settings)
-            batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
-            if settings.augment:
-                batch = augment(batch, sampler)
-            batch, mask = batch.to(device), mask.to(device)
-            mean, log_var = vae.encode(batch)
-            eps = torch.randn(mean.shape, generator=noise).to(device)
-            recon = vae.decode(mean + eps * torch.exp(0.5 * log_var))[..., : batch.shape[-1]]
-            error = (recon - batch).abs() * mask
-            l1 = error.sum() / (mask.sum() * batch.shape[1])
-            l1_std = (error * inv_std).sum() / (mask.sum() * batch.shape[1])  # what is optimised
-            kl = kl_divergence(mean, log_var)
-            loss = l1_std + kl_weight(step, settings) * kl
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            record = {"step": float(step), "l1": l1.item(), "kl": kl.item()}
-            if step % 50 == 0 or step == settings.steps:
-                history.append(record)
-            if progress:
-                progress(step, record)
-            now = time.monotonic()
-            due = step % settings.checkpoint_every == 0 or now - last_checkpoint > CHECKPOINT_SECONDS
-            if stop_requested.is_set() or (due and step < settings.steps):
-                checkpoint()
-                last_checkpoint = now
-                if on_checkpoint:
-                    on_checkpoint(step, vae)
-                if stop_requested.is_set():
-                    raise TrainingInterrupted(step, checkpoint_path)
+    while step < settings.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, settings)
+        batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
+        if settings.augment:
+            batch = augment(batch, sampler)
+        batch, mask = batch.to(device), mask.to(device)
+        mean, log_var = vae.encode(batch)
+        eps = torch.randn(mean.shape, generator=noise).to(device)
+        recon = vae.decode(mean + eps * torch.exp(0.5 * log_var))[..., : batch.shape[-1]]
+        error = (recon - batch).abs() * mask
+        l1 = error.sum() / (mask.sum() * batch.shape[1])
+        l1_std = (error * inv_std).sum() / (mask.sum() * batch.shape[1])  # what is optimised
+        kl = kl_divergence(mean, log_var)
+        loss = l1_std + kl_weight(step, settings) * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        record = {"step": float(step), "l1": l1.item(), "kl": kl.item()}
+        if step % 50 == 0 or step == settings.steps:
+            history.append(record)
+        if progress:
+            progress(step, record)
+        now = time.monotonic()
+        due = step % settings.checkpoint_every == 0 or now - last_checkpoint > CHECKPOINT_SECONDS
+        if stop_requested.is_set() or (due and step < settings.steps):
+            checkpoint()
+            last_checkpoint = now
+            if on_checkpoint:
+                on_checkpoint(step, vae)
+            if stop_requested.is_set():
+                raise Interrupted(step, checkpoint_path)
 
     vae.eval()
     final = history[-1] if history else {"l1": float("nan"), "kl": float("nan")}
@@ -252,4 +228,4 @@ def train_vae(
         "last_batch_l1": final["l1"],
         "kl": final["kl"],
     }
-    return TrainResult(vae.cpu(), step, losses, history, elapsed + time.monotonic() - started)
+    return TrainResult(vae.cpu(), step, losses, history, elapsed + time.monotonic() - started, resumed_from)

@@ -17,6 +17,7 @@ import attrs
 
 from .errors import DistillError
 from .melspec import MelSpec
+from .progress import Interrupted
 
 if TYPE_CHECKING:
     import torch
@@ -151,12 +152,7 @@ class VocoderTrainingRun:
             raise DistillError("a vocoder needs at least one training recording")
 
 
-class VocoderTrainingInterrupted(DistillError):
-    """Raised by `train` after it saved a checkpoint because `run.stop` was set."""
-
-    def __init__(self, step: int, checkpoint: Path) -> None:
-        super().__init__(f"training interrupted at step {step}; checkpoint saved to {checkpoint}")
-        self.step, self.checkpoint = step, checkpoint
+VocoderTrainingInterrupted = Interrupted  # what `train` raises after checkpointing when `run.stop` is set
 
 
 @runtime_checkable

@@ -114,12 +114,12 @@ def griffin_lim(mel: torch.Tensor, spec: MelSpec, iterations: int = 32, seed: in
 # -- what to measure --------------------------------------------------------------------------------
 def held_out_audio(model: DistillModel, audio: Path | None = None) -> tuple[list[tuple[str, np.ndarray]], str]:
     """(relative name, waveform) of the model's held-out recordings, at most MAX_SECONDS in all, and a note."""
-    recorded = model.training.get("corpus_path")
-    folder = audio or (Path(recorded) if recorded else None)
-    if folder is None or not folder.is_dir():
-        where = f"at {folder}" if folder else "recorded in the model"
-        raise DistillError(f"the recordings of {model.name!r} are not {where}: pass --audio DIR with their location")
-    names = list(model.training.get("validation_files") or [])
+    from .library import recordings
+
+    folder = recordings(model, audio)
+    # Names come from the model file: only plain relative paths inside the folder are followed.
+    names = [n for n in model.training.get("validation_files") or []
+             if isinstance(n, str) and not Path(n).is_absolute() and ".." not in Path(n).parts]
     note = f"{len(names)} held-out recording{'s' if len(names) != 1 else ''} of {folder}"
     if not names:  # fewer than 4 files: nothing was held out
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())

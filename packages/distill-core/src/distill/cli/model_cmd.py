@@ -205,27 +205,8 @@ def export_command(name: str, path: Path, overwrite: bool) -> None:
               help="The training recordings, if they moved since training.")
 def analyze_command(name: str, audio: Path | None) -> None:
     """Re-run the slider analysis of NAME on its training recordings."""
-    import torch
+    from ..api import analyze
+    from .progress_view import ProgressView
 
-    from ..errors import DistillError
-    from ..generate import LoadedModel
-    from ..ingest import scan_corpus
-    from ..library import resolve_model
-    from ..modelfile import load_model, save_model
-    from ..sliders import analyse
-
-    path = resolve_model(name)
-    model = load_model(path)
-    folder = audio or Path(model.training.get("corpus_path", ""))
-    if not folder.is_dir():
-        raise DistillError(f"the recordings {name!r} was trained on are not at {folder!s} any more; "
-                           "point to them with --audio DIR")
-    with torch.inference_mode():
-        corpus = scan_corpus(folder, keep=lambda wave: model.mel_spec.mel(torch.from_numpy(wave)))
-    fingerprint = model.training.get("corpus_fingerprint")
-    if fingerprint and corpus.fingerprint != fingerprint:
-        click.echo(f"note: the audio in {folder} differs from what {name!r} was trained on", err=True)
-    model.sliders = analyse(LoadedModel(model).vae, [f.audio for f in corpus.files])
-    save_model(model, path)
-    click.echo(f"sliders of {model.name!r}: " + ", ".join(
-        f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in model.sliders.sliders))
+    sliders = analyze(name, audio, progress=ProgressView(click.echo))
+    click.echo(f"sliders of {name!r}: " + ", ".join(f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in sliders))

@@ -93,15 +93,11 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 def download_command(name: str) -> None:
     """Download the weights of vocoder NAME ahead of time (then it works offline)."""
-    from ..errors import DistillError
-    from ..plugins import installed_vocoders
+    from ..api import download_vocoder
 
-    vocoders = installed_vocoders()
-    if name not in vocoders:
-        raise DistillError(f"vocoder {name!r} is not installed (installed: {', '.join(vocoders) or 'none'})")
     progress = DownloadBars()
     try:
-        vocoders[name].backend.download(progress=progress)
+        download_vocoder(name, progress)
     finally:
         progress.close()
     click.echo(f"{name}: weights are on this machine")

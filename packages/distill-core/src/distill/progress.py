@@ -1,0 +1,92 @@
+"""Progress events and cancellation, shared by every long operation of the Python API.
+
+An operation takes `progress` (called with one `Progress` event per step, phase change or message)
+and `cancel` (a `threading.Event`). Setting `cancel` makes training save a checkpoint after the
+current step, and a render stop between chunks; both then raise `Interrupted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import attrs
+
+from .errors import DistillError
+
+
+@attrs.frozen
+class Progress:
+    """One event: a step of `phase` (with `total`, 0 when unknown, and metrics such as losses), or a
+    `message` to show (`warning` when it is one)."""
+
+    phase: str
+    step: int = 0
+    total: int = 0
+    metrics: Mapping[str, float] = attrs.field(factory=dict)
+    elapsed: float = 0.0  # seconds since the operation started
+    eta: float | None = None  # seconds left, when it can be estimated
+    message: str | None = None
+    warning: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Interrupted(DistillError):
+    """Raised when `cancel` was set (or Ctrl-C pressed). Training saved a checkpoint first: `step`,
+    `checkpoint`, and `resume`, the instructions to continue; a cancelled render wrote nothing."""
+
+    def __init__(self, step: int, checkpoint: Path | None, resume: str = "") -> None:
+        where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
+        super().__init__(f"interrupted at step {step}{where}" + (f". Resume with: {resume}" if resume else ""))
+        self.step, self.checkpoint, self.resume = step, checkpoint, resume
+
+
+class Reporter:
+    """Sends Progress events for one operation, adding elapsed time and an ETA from the steps done
+    since it started (so a resumed run's ETA is not inflated by the steps it skipped)."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.started = time.monotonic()
+        self.first: tuple[int, float] | None = None
+
+    def step(self, phase: str, step: int, total: int = 0, metrics: Mapping[str, float] | None = None) -> None:
+        now = time.monotonic()
+        if self.first is None or self.first[0] > step:
+            self.first = (step, now)
+        done, since = step - self.first[0], now - self.first[1]
+        eta = (total - step) * since / done if total and done > 0 else None
+        self.send(Progress(phase, step, total, dict(metrics or {}), now - self.started, eta))
+
+    def say(self, message: str, warning: bool = False, phase: str = "message") -> None:
+        self.send(Progress(phase, message=message, warning=warning, elapsed=time.monotonic() - self.started))
+
+    def send(self, event: Progress) -> None:
+        if self.callback is not None:
+            self.callback(event)
+
+
+@contextlib.contextmanager
+def cancel_on_sigint() -> Iterator[threading.Event]:
+    """An Event the first Ctrl-C sets (the operation stops cleanly); a second Ctrl-C aborts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
