@@ -17,8 +17,8 @@ from bigvgan_weights import place_in_cache, weight_files, write_pin
 from conftest import run_cli
 from distill import DISTILL_MEL
 from distill.examples import make_example_corpus
-from distill.generate import vocode_stream
 from distill.modelfile import load_model
+from distill.pipeline import vocode_stream
 from distill_bigvgan.pin import PIN_ENV
 from distill_bigvgan.weights import ENDPOINT_ENV, WEIGHTS_ENV
 from distill_hifigan.backend import HiFiGANBase

@@ -24,7 +24,7 @@ from bigvgan_weights import (
 from conftest import run_cli
 from distill import DISTILL_MEL, DistillError
 from distill.examples import make_example_corpus
-from distill.generate import vocode_stream
+from distill.pipeline import vocode_stream
 from distill_bigvgan.backend import BigVGAN
 from distill_bigvgan.pin import PIN_ENV, load_pin
 from distill_bigvgan.precision import PRECISION_ENV

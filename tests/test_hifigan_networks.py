@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from distill.generate import vocode_stream
 from distill.melspec import DISTILL_MEL
+from distill.pipeline import vocode_stream
 from distill_hifigan.backend import HiFiGAN
 from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig, receptive_field_frames
 from distill_hifigan.data import Batch

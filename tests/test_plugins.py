@@ -1,11 +1,17 @@
 """Plugin discovery through the real entry points of the installed example plugins
 (tests/plugins/distill-griffinlim works; tests/plugins/distill-broken is broken on purpose)."""
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import ClassVar
 
+import distill.plugin
 from conftest import run_cli, run_distill
+from distill.plugin import hookimpl
+from distill.plugins import get_plugins
 
 
 def test_plugins_json_lists_working_and_broken_plugins():
@@ -73,3 +79,56 @@ def test_help_and_plugins_do_not_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+class InProcessPlugin:
+    """A stub plugin registered in-process (no package), declaring fewer arguments than the hookspecs
+    pass: `register_commands` takes none, as a plugin written before a hook gained one would."""
+
+    called: ClassVar[list[str]] = []
+
+    @hookimpl
+    def register_vocoders(self, register):
+        from distill_griffinlim.vocoders import GriffinLim
+
+        class Stub(GriffinLim):
+            name = "in-process-stub"
+
+        register(Stub)
+
+    @hookimpl
+    def register_commands(self):
+        self.called.append("register_commands")
+
+
+def test_in_process_plugins_get_only_the_arguments_they_declare():
+    get_plugins().register(InProcessPlugin(), name="stub")
+    rows = {r["name"]: r for r in json.loads(run_cli("vocoders", "--json").stdout)}
+    assert rows["in-process-stub"]["package"] == "(in-process)"
+    result = run_cli("--help")
+    assert InProcessPlugin.called == ["register_commands"]
+    assert "stub" not in result.stderr  # no warning: the short signature is pluggy's contract, not an error
+    plugins = {p["name"]: p for p in json.loads(run_cli("plugins", "--json").stdout)}
+    assert plugins["stub"]["status"] == "ok" and plugins["stub"]["hooks"] == ["register_commands",
+                                                                               "register_vocoders"]
+
+
+PLUGIN_SOURCES = ["packages/distill-bigvgan/src", "packages/distill-hifigan/src", "tests/plugins"]
+
+
+def test_backends_import_only_the_plugin_surface():
+    """distill-bigvgan, distill-hifigan and the example plugins are the templates third parties copy:
+    they import from `distill.plugin` (or the top-level `distill`), never a private module."""
+    root = Path(__file__).parent.parent
+    offending = []
+    for folder in PLUGIN_SOURCES:
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                           else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                offending += [f"{path.relative_to(root)}: {m}" for m in modules
+                              if m.startswith("distill.") and m != "distill.plugin"]
+    assert offending == []
+    assert set(distill.plugin.__all__) >= {"hookimpl", "VocoderBase", "VocoderState", "VocoderTrainingRun",
+                                           "Interrupted", "DownloadProgress", "read_audio", "save_checkpoint",
+                                           "load_checkpoint", "resolve_device"}

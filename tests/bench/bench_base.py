@@ -51,7 +51,7 @@ def real_clips() -> list[tuple[str, np.ndarray]]:
 
 
 def base_renderer() -> Any:
-    from distill.generate import vocode_stream
+    from distill.pipeline import vocode_stream
     from distill_hifigan.backend import HiFiGANBase
 
     vocoder = HiFiGANBase.load()
@@ -195,8 +195,8 @@ def run() -> list[dict[str, Any]]:
 
 
 def state_renderer(model: Path) -> Any:
-    from distill.generate import vocode_stream
     from distill.modelfile import load_model
+    from distill.pipeline import vocode_stream
     from distill_hifigan.backend import HiFiGAN
 
     vocoder = HiFiGAN.load(load_model(model).vocoder_state["hifigan"])

@@ -80,8 +80,8 @@ class Renderer:
     def __call__(self, mel: Any) -> Any:
         import numpy as np
         import torch
-        from distill.generate import vocode_stream
         from distill.melspec import DISTILL_MEL
+        from distill.pipeline import vocode_stream
 
         if self.impl == "reference":
             with torch.inference_mode():

@@ -316,7 +316,7 @@ def _race(contenders: dict[str, Any], rounds: int = 4) -> dict[str, float]:
 
 
 def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
-    from distill.generate import vocode_stream
+    from distill.pipeline import vocode_stream
     from distill.vocoder import VocoderState
     from distill_hifigan.backend import HiFiGAN
     from distill_hifigan.config import GeneratorConfig
@@ -455,8 +455,8 @@ def demo_model(workdir: Path, vae_steps: int | None = None) -> tuple[Path, dict[
 
 
 def held_out(model_path: Path) -> tuple[list[np.ndarray], Any]:
-    from distill.generate import LoadedModel
     from distill.modelfile import load_model
+    from distill.pipeline import LoadedModel
     from distill.vocoder_compare import held_out_audio
 
     model = load_model(model_path)

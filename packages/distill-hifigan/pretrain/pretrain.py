@@ -30,9 +30,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from corpus import HOLDOUT_EVERY, RECIPE, build_corpus, recipe_hash  # noqa: E402
-from distill.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from distill.devices import resolve_device  # noqa: E402
-from distill.melspec import DISTILL_MEL  # noqa: E402
+from distill.plugin import (  # noqa: E402
+    DISTILL_MEL,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 from distill_hifigan.base import BASE_WEIGHTS, save_base  # noqa: E402
 from distill_hifigan.data import TrainingAudio  # noqa: E402
 from distill_hifigan.denormals import flush_denormals  # noqa: E402

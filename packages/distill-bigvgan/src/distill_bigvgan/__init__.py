@@ -9,10 +9,10 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from distill.hookspecs import hookimpl
+from distill.plugin import hookimpl
 
 if TYPE_CHECKING:
-    from distill.vocoder import VocoderBase
+    from distill.plugin import VocoderBase
 
 try:
     __version__ = version("distill-bigvgan")

@@ -6,9 +6,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from distill.errors import DistillError
-from distill.melspec import DISTILL_MEL
-from distill.vocoder import DownloadProgress, VocoderBase, VocoderState
+from distill.plugin import DISTILL_MEL, DistillError, DownloadProgress, VocoderBase, VocoderState
 
 from . import weights
 
@@ -52,7 +50,7 @@ class BigVGAN(VocoderBase):
 
     @classmethod
     def load(cls, state: VocoderState | None = None, device: str = "cpu") -> BigVGAN:
-        from distill.devices import resolve_device
+        from distill.plugin import resolve_device
 
         from .precision import choose_precision
 
@@ -66,7 +64,7 @@ class BigVGAN(VocoderBase):
 
     def to(self, device: str) -> BigVGAN:
         """Render on another device (the generator for it is built once, like the first)."""
-        from distill.devices import resolve_device
+        from distill.plugin import resolve_device
 
         resolved, note = resolve_device(device)
         if note:

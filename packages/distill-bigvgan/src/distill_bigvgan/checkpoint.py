@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from distill.errors import DistillError
+from distill.plugin import DistillError
 
 from .filters import kaiser_sinc
 

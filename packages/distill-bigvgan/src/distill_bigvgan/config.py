@@ -6,8 +6,7 @@ import math
 from typing import Any
 
 import attrs
-from distill.errors import DistillError
-from distill.melspec import DISTILL_MEL, MelSpec
+from distill.plugin import DISTILL_MEL, DistillError, MelSpec
 
 # What this implementation builds: BigVGAN-v2's generator ("resblock 1" AMP blocks, log-scale SnakeBeta).
 REQUIRED = {"resblock": "1", "activation": "snakebeta", "snake_logscale": True}

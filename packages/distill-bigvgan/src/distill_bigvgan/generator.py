@@ -246,7 +246,7 @@ class Generator(nn.Module):
     @classmethod
     def from_weights(cls, config: GeneratorConfig, weights: dict[str, torch.Tensor], source: str) -> Generator:
         """A generator holding `weights` (official names, weight norm folded); no copy is made."""
-        from distill.errors import DistillError
+        from distill.plugin import DistillError
 
         with torch.device("meta"):
             model = cls(config)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from distill.errors import DistillError
+from distill.plugin import DistillError
 
 PIN_ENV = "DISTILL_BIGVGAN_PIN"
 CONFIG_FILE = "config.json"

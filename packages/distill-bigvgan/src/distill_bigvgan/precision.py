@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from distill.errors import DistillError
+from distill.plugin import DistillError
 
 PRECISION_ENV = "DISTILL_BIGVGAN_PRECISION"
 CHOICES = ("auto", "fp32", "bf16", "fp16")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from distill.errors import DistillError
+from distill.plugin import DistillError
 
 from .pin import CHECKPOINT_FILE, CONFIG_FILE, FILES, FilePin, Pin, load_pin
 

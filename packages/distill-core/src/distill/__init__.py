@@ -1,4 +1,8 @@
-"""distill: turn a small audio collection into a generative instrument."""
+"""distill: turn a small audio collection into a generative instrument.
+
+The Python API (docs/api.md) is importable from here; importing `distill` stays light (no torch,
+no numpy) until a function that needs them runs. Vocoder plugins import from `distill.plugin`.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,17 +11,74 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-# The public API for plugins and library users. These imports are light (no torch, no numpy).
+from .api import (
+    Clip,
+    Generated,
+    TrainedModel,
+    TrainedVocoder,
+    analyze,
+    download_vocoder,
+    generate,
+    load,
+    replay,
+    train,
+    train_vocoder,
+)
 from .errors import DistillError
+from .library import delete_model, export_model, import_model, list_models, resolve_model
 from .melspec import DISTILL_MEL, MelSpec
+from .modelfile import read_header, verify_model_file
+from .plugins import installed_vocoders
+from .progress import Interrupted, Progress
+from .slider_presets import delete_preset, get_preset, load_presets, save_preset
 from .vocoder import TrainableVocoder, VocoderBase, VocoderState
 
 __all__ = [
     "DISTILL_MEL",
+    "Clip",
     "DistillError",
+    "ExportSettings",
+    "Generated",
+    "Interrupted",
     "MelSpec",
+    "Progress",
     "TrainableVocoder",
+    "TrainedModel",
+    "TrainedVocoder",
     "VocoderBase",
     "VocoderState",
     "__version__",
+    "analyze",
+    "compare_vocoders",
+    "delete_model",
+    "delete_preset",
+    "download_vocoder",
+    "export_model",
+    "generate",
+    "get_preset",
+    "import_model",
+    "installed_vocoders",
+    "list_models",
+    "load",
+    "load_presets",
+    "read_header",
+    "replay",
+    "resolve_model",
+    "save_preset",
+    "train",
+    "train_vocoder",
+    "verify_model_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The names whose modules import numpy or torch load on first use."""
+    if name == "ExportSettings":
+        from .export import ExportSettings
+
+        return ExportSettings
+    if name == "compare_vocoders":
+        from .vocoder_compare import compare
+
+        return compare
+    raise AttributeError(f"module 'distill' has no attribute {name!r}")

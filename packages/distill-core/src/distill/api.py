@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .export import ExportSettings
-    from .generate import GenerationSettings, LoadedModel
     from .ingest import Corpus, SkippedFile
     from .model import DistillModel
+    from .pipeline import GenerationSettings, LoadedModel
     from .plugins import RegisteredVocoder
 
 
@@ -217,9 +217,9 @@ def train_vocoder(
     import torch
 
     from .devices import resolve_device
-    from .generate import LoadedModel
     from .library import checkpoint_dir, resolve_model
     from .modelfile import load_model, save_model
+    from .pipeline import LoadedModel
     from .selection import select_vocoder
     from .vocoder import VocoderTrainingRun
 
@@ -384,10 +384,10 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     """Re-run the slider analysis of a model on its training recordings and save it; returns the sliders."""
     import torch
 
-    from .generate import LoadedModel
     from .ingest import scan_corpus
     from .library import recordings, resolve_model
     from .modelfile import load_model, save_model
+    from .pipeline import LoadedModel
     from .sliders import analyse
 
     report = Reporter(progress)
@@ -419,8 +419,8 @@ def generate(
     `output_dir` (default: the current folder) unless `output` names the one clip."""
     from .export import ExportSettings
     from .files import check_regular
-    from .generate import GenerationSettings, check_sliders
     from .names import safe_stem
+    from .pipeline import GenerationSettings, check_sliders
     from .slider_presets import get_preset
 
     export = export or ExportSettings.create()
@@ -461,8 +461,8 @@ def replay(
     `output_dir` (default: beside the sidecar)."""
     from .export import ExportSettings
     from .files import read_json
-    from .generate import GenerationSettings
     from .names import safe_stem
+    from .pipeline import GenerationSettings
 
     sidecar = Path(sidecar)
     data = read_json(sidecar, "sidecar")
@@ -488,9 +488,9 @@ def replay(
 
 def load(ref: str | os.PathLike[str]) -> LoadedModel:
     """A model ready to generate, from a library name, id prefix or .distill path."""
-    from .generate import LoadedModel
     from .library import resolve_model
     from .modelfile import load_model
+    from .pipeline import LoadedModel
 
     path = resolve_model(str(ref))
     return LoadedModel(load_model(path), path)
@@ -522,7 +522,7 @@ def _render(
     from .atomic import FreeName, claim, replace, write_json
     from .devices import resolve_device
     from .export import write_audio
-    from .generate import blend_mode, clip_chunks
+    from .pipeline import blend_mode, clip_chunks
     from .selection import load_vocoder, select_vocoder
 
     check_targets([path for _, path in jobs], export, overwrite)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .atomic import atomic_output
 from .errors import DistillError
 from .files import open_regular
@@ -15,12 +13,16 @@ from .files import open_regular
 
 def save_checkpoint(path: Path, kind: str, state: dict[str, Any]) -> None:
     """Write `state` tagged with `kind`; a crash mid-write leaves the previous checkpoint in place."""
+    import torch
+
     with atomic_output(path) as temp:
         torch.save({"format": kind, **state}, temp)
 
 
 def load_checkpoint(path: Path, kind: str) -> dict[str, Any]:
     """The checkpoint at `path`, which must be of `kind`; a clear error saying what to do otherwise."""
+    import torch
+
     if not path.exists():
         raise DistillError(f"no checkpoint to resume at {path}; drop --resume to start afresh")
     try:

@@ -1,86 +1,86 @@
 """The offline demo: `python -m distill.demo [OUTPUT_DIR]` (what `nox -s demo` runs).
 
-It synthesises an example corpus, trains a model on it, and generates clips through the
-auto-selected vocoder, running the same `distill` commands a user would type (printed as it goes).
-It never fakes a result: every file it names was rendered by the pipeline.
+It synthesises an example corpus, trains a model on it, fine-tunes a vocoder for it when a trainable
+one is installed, and generates clips through the auto-selected vocoder, all through the Python API
+(`distill.train`, `distill.train_vocoder`, `distill.generate`), printing what it does as it goes.
+It never fakes a result: every file it names was rendered by the pipeline. `--quick` runs the same
+path on a tiny corpus with a few steps (what the test suite runs).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-# CPU minutes of `distill train-vocoder` (fine-tuning the shipped base on the demo corpus): the whole demo
-# stays within 10 minutes here; the train-vocoder run measures whether it beat the base, and auto picks
-# the better of the two.
-VOCODER_MINUTES = 2
-
-
-def _distill(*args: str, env: dict[str, str], show: bool = True) -> str:
-    click.echo(f"\n$ distill {shlex.join(args)}")
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "distill.cli", *args], env=env, stdout=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise click.ClickException(f"`distill {shlex.join(args)}` failed (exit {result.returncode})")
-    if show:
-        click.echo(result.stdout.rstrip())
-    click.echo(f"  ({time.monotonic() - started:.0f} s)")
-    return result.stdout
+# CPU minutes of vocoder fine-tuning: the whole demo stays within 10 minutes here; train_vocoder
+# measures whether it beat the base, and auto picks the better of the two.
+VOCODER_MINUTES = 2.0
+CLIPS: dict[str, tuple[float, dict[str, Any]]] = {  # name: (seconds, generate() arguments)
+    "prior": (8.0, {"seed": 1, "evolution": 0.5}),
+    "slider": (8.0, {"seed": 1, "sliders": {"0": 2.0}}),
+    "morph": (6.0, {"seed": 2, "morph": ("FIRST", "SECOND")}),
+    "variation": (4.0, {"seed": 3, "from_audio": "FIRST", "variation": 0.4}),
+}
 
 
 @click.command()
 @click.argument("output", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"))
-def main(output: Path) -> None:
+@click.option("--quick", is_flag=True, help="A tiny corpus and a few steps: the whole path in well under a minute.")
+def main(output: Path, quick: bool) -> None:
+    from . import api
+    from .cli.progress_view import ProgressView
     from .examples import make_example_corpus
+    from .plugins import installed_vocoders
+    from .vocoder import trainable
 
     started = time.monotonic()
     output = output.resolve()
-    env = {**os.environ, "DISTILL_HOME": str(output / "library")}  # keep the demo out of your own library
+    os.environ["DISTILL_HOME"] = str(output / "library")  # keep the demo out of your own library
+    view = ProgressView(click.echo)
     corpus = output / "example-corpus"
-    make_example_corpus(corpus, files=20, seconds=3.0)
-    click.echo(f"example corpus: 20 synthesised recordings (tones, plucks, noise textures) in {corpus}")
+    files, seconds = (4, 1.0) if quick else (20, 3.0)
+    make_example_corpus(corpus, files=files, seconds=seconds)
+    click.echo(f"example corpus: {files} synthesised recordings (tones, plucks, noise textures) in {corpus}")
 
-    _distill("train", str(corpus), "--name", "demo", "--overwrite", "--restart", env=env)
-    vocoders = json.loads(_distill("vocoders", "--json", env=env, show=False))
+    click.echo("\n# distill.train")
+    api.train(corpus, "demo", overwrite=True, restart=True, progress=view, steps=20 if quick else None)
+    vocoders = installed_vocoders()
     if not vocoders:
-        raise click.ClickException("no vocoder is installed: pip install \"distill[bigvgan]\"")
-    click.echo("  installed: " + ", ".join(f"{v['name']} ({v['kind']}, weights {v['weights']})" for v in vocoders))
-    if any(v["name"] == "hifigan" for v in vocoders):  # a short fine-tune of the base, bundled into the model
-        _distill("train-vocoder", "demo", "--backend", "hifigan", "--minutes", str(VOCODER_MINUTES), "--restart",
-                 env=env)
-    if {v["name"] for v in vocoders} <= {"griffinlim", "griffinlim-22k", "griffinlim-fitted"}:
-        click.echo("note: the only vocoder installed is the Griffin-Lim example plugin (tests/plugins/"
-                   "distill-griffinlim): an honest stand-in until a neural vocoder is installed or trained; "
-                   "expect a phasey, metallic sound.")
+        raise click.ClickException('no vocoder is installed: pip install "distill[hifigan]"')
+    click.echo("installed vocoders: " + ", ".join(f"{name} ({r.backend.kind})" for name, r in vocoders.items()))
+    if any(trainable(r.backend) for r in vocoders.values()):  # a short fine-tune, bundled into the model
+        click.echo("\n# distill.train_vocoder")
+        short: dict[str, Any] = {"steps": 2, "batch_size": 2, "segment": 4096}
+        api.train_vocoder("demo", restart=True, progress=view, **(short if quick else {"minutes": VOCODER_MINUTES}))
 
     clips = output / "clips"
-    model = env["DISTILL_HOME"] + "/models/demo.distill"
-    first, second = sorted(corpus.glob("*.wav"))[:2]
-    runs = {
-        "prior": ["-d", "8", "--seed", "1", "--evolution", "0.5"],
-        "slider": ["-d", "8", "--seed", "1", "--slider", "0=2.0"],
-        "morph": ["-d", "6", "--seed", "2", "--morph", str(first), str(second)],
-        "variation": ["-d", "4", "--seed", "3", "--from-audio", str(first), "--variation", "0.4"],
-    }
+    first, second = (str(p) for p in sorted(corpus.glob("*.wav"))[:2])
     warnings: set[str] = set()
-    for name, args in runs.items():
-        out = _distill("generate", model, "--vocoder", "auto", "--output", str(clips / f"{name}.wav"), "--overwrite",
-                       "--json", *args, env=env, show=False)
-        for line in out.splitlines():
-            record = json.loads(line)
-            warnings.update(record["warnings"])
-            click.echo(f"  -> {record['path']}: {record['seconds']} s, vocoder {record['vocoder']} "
-                       f"({record['reason']})")
+    click.echo("\n# distill.generate")
+    for name, (length, arguments) in CLIPS.items():
+        resolved = {key: _endpoints(value, first, second) for key, value in arguments.items()}
+        result = api.generate("demo", seconds=1.0 if quick else length, output=clips / f"{name}.wav",
+                              overwrite=True, progress=view, **resolved)
+        warnings.update(result.warnings)
+        for clip in result.clips:
+            warnings.update(clip.warnings)
+            click.echo(f"  -> {clip.path}: {clip.seconds:g} s, vocoder {result.vocoder} ({result.reason})")
     for warning in sorted(warnings):
         click.echo(f"warning: {warning}")
     click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")
+
+
+def _endpoints(value: Any, first: str, second: str) -> Any:
+    """The demo's FIRST and SECOND placeholders as the corpus' first two files."""
+    names = {"FIRST": first, "SECOND": second}
+    if isinstance(value, tuple):
+        return tuple(names.get(v, v) for v in value)
+    return names.get(value, value) if isinstance(value, str) else value
 
 
 if __name__ == "__main__":

@@ -107,14 +107,26 @@ class PluginHost:
             f" (see `distill plugins`; {LOAD_PLUGINS_ENV} can skip it)"
         )
 
+    def register(self, plugin: object, name: str) -> None:
+        """Register a module or object holding hook implementations in-process (tests, notebooks,
+        an application embedding distill), as if an installed package provided it."""
+        self.plugins[name] = PluginInfo(name=name, distribution="(in-process)", version="")
+        self.manager.register(plugin, name=name)
+        self.plugins[name].hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+        self._vocoders = self._commands = None  # listings are rebuilt with the new plugin
+
     def _call_each(self, hook_name: str, **kwargs: Any) -> None:
-        """Call one hook on every plugin separately, so one plugin's exception spares the others."""
+        """Call one hook on every plugin separately, so one plugin's exception spares the others.
+        Each implementation gets only the arguments it declares (pluggy's contract), so a hook can
+        gain an argument without breaking the plugins written before it."""
         for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
-            info = self.plugins[impl.plugin_name]
-            try:
-                impl.function(**kwargs)
-            except Exception as exc:
-                self._fail(info, hook_name, exc)
+            self._call_one(impl, hook_name, **kwargs)
+
+    def _call_one(self, impl: Any, hook_name: str, **kwargs: Any) -> None:
+        try:
+            impl.function(**{name: kwargs[name] for name in impl.argnames})
+        except Exception as exc:
+            self._fail(self.plugins[impl.plugin_name], hook_name, exc)
 
     def vocoders(self) -> dict[str, RegisteredVocoder]:
         """Every registered backend by name, after validating what each plugin registered."""
@@ -133,10 +145,7 @@ class PluginHost:
 
             for impl in self.manager.hook.register_vocoders.get_hookimpls():
                 current[:] = [self.plugins[impl.plugin_name]]
-                try:
-                    impl.function(register=register)
-                except Exception as exc:
-                    self._fail(current[0], "register_vocoders", exc)
+                self._call_one(impl, "register_vocoders", register=register)
             self._vocoders = dict(sorted(found.items()))
         return self._vocoders
 

@@ -9,9 +9,9 @@ import torch
 
 from .errors import DistillError
 from .export import ExportSettings, write_audio
-from .generate import GenerationSettings, LoadedModel, clip_chunks
 from .melspec import MelSpec
 from .model import DistillModel
+from .pipeline import GenerationSettings, LoadedModel, clip_chunks
 from .selection import load_vocoder, select_vocoder
 from .sliders import analyse
 from .vae import MelVAE

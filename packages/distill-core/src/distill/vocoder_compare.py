@@ -22,8 +22,8 @@ import torch
 from .audio import read_audio, resample
 from .audio_metrics import log_mel_l1, mr_stft_distance, pitch_error, pitch_track, snr_db, visqol
 from .errors import DistillError
-from .generate import vocode_stream
 from .melspec import MelSpec
+from .pipeline import vocode_stream
 from .selection import load_vocoder, select_vocoder
 
 if TYPE_CHECKING:

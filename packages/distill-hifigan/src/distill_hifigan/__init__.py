@@ -10,7 +10,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from distill.hookspecs import hookimpl
+from distill.plugin import hookimpl
 
 try:
     __version__ = version("distill-hifigan")

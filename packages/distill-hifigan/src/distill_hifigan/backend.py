@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from distill.errors import DistillError
-from distill.melspec import DISTILL_MEL
-from distill.vocoder import VocoderBase, VocoderKind, VocoderState, VocoderTrainingRun
+from distill.plugin import DISTILL_MEL, DistillError, VocoderBase, VocoderKind, VocoderState, VocoderTrainingRun
 
 from . import __version__
 from .settings import ENOUGH_STEPS

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from distill.errors import DistillError
+from distill.plugin import DistillError
 
 from .frame_config import FrameGeneratorConfig
 
@@ -27,7 +27,7 @@ BASE_WEIGHTS = Path(__file__).resolve().parent / "data" / "base.safetensors"
 def save_base(generator: FrameGenerator, provenance: dict[str, Any], path: Path = BASE_WEIGHTS) -> None:
     """Write the generator's weights as float16, atomically, with its config and provenance."""
     import torch
-    from distill.atomic import atomic_output
+    from distill.plugin import atomic_output
     from safetensors.torch import save_file
 
     weights = {key: value.detach().cpu().to(torch.float16).contiguous()

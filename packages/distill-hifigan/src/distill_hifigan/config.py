@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from distill.melspec import DISTILL_MEL
+from distill.plugin import DISTILL_MEL
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:

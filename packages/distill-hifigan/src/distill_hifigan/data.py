@@ -9,9 +9,7 @@ from pathlib import Path
 
 import attrs
 import torch
-from distill.audio import read_audio
-from distill.errors import DistillError
-from distill.melspec import MelSpec
+from distill.plugin import DistillError, MelSpec, read_audio
 
 from .settings import TrainSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from distill.melspec import DISTILL_MEL
+from distill.plugin import DISTILL_MEL
 
 from .config import GeneratorConfig
 

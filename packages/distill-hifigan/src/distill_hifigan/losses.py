@@ -4,7 +4,7 @@ of the generator-only warm-up. Every term keeps its graph: the generator learns 
 from __future__ import annotations
 
 import torch
-from distill.melspec import MelSpec
+from distill.plugin import MelSpec
 
 # (n_fft, hop) pairs around distill's 2048/512 analysis: fine time and fine frequency detail both count.
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))

@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from distill.errors import DistillError
-from distill.melspec import MelSpec
+from distill.plugin import DistillError, MelSpec
 
 from .data import Batch
 from .frame_generator import FrameGenerator, analysis_stft

@@ -17,9 +17,14 @@ from typing import Any
 
 import attrs
 import torch
-from distill.checkpoint import load_checkpoint, save_checkpoint
-from distill.errors import DistillError
-from distill.vocoder import VocoderState, VocoderTrainingInterrupted, VocoderTrainingRun
+from distill.plugin import (
+    DistillError,
+    VocoderState,
+    VocoderTrainingInterrupted,
+    VocoderTrainingRun,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 from .config import DiscriminatorConfig, GeneratorConfig
 from .data import TrainingAudio

@@ -9,7 +9,7 @@ import click
 from .output import echo_json, echo_table
 
 if TYPE_CHECKING:
-    from ..generate import LoadedModel
+    from ..pipeline import LoadedModel
 
 
 @click.group("preset")
@@ -18,9 +18,9 @@ def preset_group() -> None:
 
 
 def _model(ref: str) -> LoadedModel:
-    from ..generate import LoadedModel
     from ..library import resolve_model
     from ..modelfile import load_model
+    from ..pipeline import LoadedModel
 
     return LoadedModel(load_model(resolve_model(ref)))
 
@@ -31,7 +31,7 @@ def _model(ref: str) -> LoadedModel:
 @click.option("--slider", "sliders", multiple=True, required=True, metavar="NAME=VALUE")
 def save_command(model_ref: str, name: str, sliders: tuple[str, ...]) -> None:
     """Save the given slider values as preset NAME of MODEL (values outside the safe range are clamped)."""
-    from ..generate import check_sliders
+    from ..pipeline import check_sliders
     from ..slider_presets import save_preset
     from .generate_cmd import _parse_pairs
 

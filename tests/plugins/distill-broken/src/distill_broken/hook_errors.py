@@ -1,4 +1,4 @@
-from distill.hookspecs import hookimpl
+from distill.plugin import hookimpl
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """Hooks of the example plugin. Kept light: the vocoder module (and torch) load only when needed."""
 
 import click
-from distill.hookspecs import hookimpl
+from distill.plugin import hookimpl
 
 
 @hookimpl

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from distill import MelSpec, VocoderBase, VocoderState
-from distill.melspec import DISTILL_MEL
+from distill.plugin import DISTILL_MEL, MelSpec, VocoderBase, VocoderState
 
 ITERATIONS = 32
 MOMENTUM = 0.99
@@ -84,7 +83,7 @@ class FittedGriffinLim(VocoderBase):
     @classmethod
     def load(cls, state=None, device="cpu"):
         if state is None:
-            from distill.errors import DistillError
+            from distill.plugin import DistillError
 
             raise DistillError("griffinlim-fitted needs a state: run `distill train-vocoder MODEL` first")
         return cls(state.weights["inverse"], device)

@@ -1,0 +1,48 @@
+"""Everything a vocoder plugin may import from distill-core, and nothing else: distill-bigvgan,
+distill-hifigan and the example plugins use only this module (a test holds them to it), so a third
+party that copies them depends on a surface that is kept stable. Importing it is light (no torch).
+
+See docs/plugins.md for the hooks and the contract of each name.
+"""
+
+from __future__ import annotations
+
+from .atomic import atomic_output
+from .audio import read_audio
+from .checkpoint import load_checkpoint, save_checkpoint
+from .devices import resolve_device
+from .errors import DistillError
+from .hookspecs import hookimpl
+from .melspec import DISTILL_MEL, MelSpec
+from .progress import Interrupted
+from .vocoder import (
+    DownloadProgress,
+    ProgressCallback,
+    TrainableVocoder,
+    VocoderBase,
+    VocoderKind,
+    VocoderState,
+    VocoderTrainingInterrupted,
+    VocoderTrainingRun,
+)
+
+__all__ = [
+    "DISTILL_MEL",
+    "DistillError",
+    "DownloadProgress",
+    "Interrupted",
+    "MelSpec",
+    "ProgressCallback",
+    "TrainableVocoder",
+    "VocoderBase",
+    "VocoderKind",
+    "VocoderState",
+    "VocoderTrainingInterrupted",
+    "VocoderTrainingRun",
+    "atomic_output",
+    "hookimpl",
+    "load_checkpoint",
+    "read_audio",
+    "resolve_device",
+    "save_checkpoint",
+]
