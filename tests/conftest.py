@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from distill import plugins, selection
+from distill import plugins
 from distill.cli import cli
+from distill.vocoders import selection
 
 
 @pytest.fixture(autouse=True)
@@ -23,9 +24,11 @@ def fresh_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[N
     monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "distill-home"))
     plugins._hosts.clear()
     selection._loaded.clear()
+    selection._loaded_from_state.clear()
     yield
     plugins._hosts.clear()
     selection._loaded.clear()
+    selection._loaded_from_state.clear()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 0) -> Result:

@@ -7,8 +7,8 @@ import soundfile
 import torch
 from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
 from distill.plugins import installed_vocoders
-from distill.selection import load_vocoder, select_vocoder
-from distill.vocoder import VocoderTrainingRun
+from distill.vocoders.contract import VocoderTrainingRun
+from distill.vocoders.selection import load_vocoder, select_vocoder
 from signals import harmonic_tone
 
 

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from distill.audio import read_audio
 from distill.melspec import DISTILL_MEL
-from distill.vocoder_compare import griffin_lim, measure, reference_pitch
+from distill.vocoders.compare import measure, reference_pitch
+from distill.vocoders.griffinlim import griffin_lim
 
 THEME = Path("/usr/share/sounds/freedesktop/stereo")
 
@@ -215,7 +216,7 @@ def quality_rows(workdir: Path, minutes: list[float]) -> list[dict[str, Any]]:
 
     from bench_hifigan import _distill, demo_model
     from distill.modelfile import load_model
-    from distill.vocoder_compare import held_out_audio
+    from distill.vocoders.compare import held_out_audio
 
     model, env = demo_model(workdir)
     clips, _ = held_out_audio(load_model(model))

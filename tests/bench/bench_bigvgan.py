@@ -98,7 +98,7 @@ def worker(task: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(os.environ[THREADS_ENV]))
     folder = Path(task["weights"])
     if task["kind"] == "quality":  # 16 and 8 bits vs fp32 (ours), and ours vs the reference, on music-like input
-        from distill.vocoder_compare import snr_db
+        from distill.vocoders.compare import snr_db
 
         mel = _music_mel(task["seconds"])
         fp32 = Renderer("ours", folder, "fp32")

@@ -317,7 +317,7 @@ def _race(contenders: dict[str, Any], rounds: int = 4) -> dict[str, float]:
 
 def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
     from distill.pipeline import vocode_stream
-    from distill.vocoder import VocoderState
+    from distill.vocoders.contract import VocoderState
     from distill_hifigan.backend import HiFiGAN
     from distill_hifigan.config import GeneratorConfig
     from distill_hifigan.denormals import flush_denormals
@@ -457,7 +457,7 @@ def demo_model(workdir: Path, vae_steps: int | None = None) -> tuple[Path, dict[
 def held_out(model_path: Path) -> tuple[list[np.ndarray], Any]:
     from distill.modelfile import load_model
     from distill.pipeline import LoadedModel
-    from distill.vocoder_compare import held_out_audio
+    from distill.vocoders.compare import held_out_audio
 
     model = load_model(model_path)
     clips, _ = held_out_audio(model)
@@ -467,7 +467,7 @@ def held_out(model_path: Path) -> tuple[list[np.ndarray], Any]:
 def metrics(render: Any, clips: list[np.ndarray], vae: Any = None) -> dict[str, float]:
     """Held-out log-mel L1 and MR-STFT distance of resynthesis from the true mels (and, given the VAE,
     from its reconstructions: what generation actually feeds the vocoder)."""
-    from distill.vocoder_compare import log_mel_l1, mr_stft_distance
+    from distill.vocoders.compare import log_mel_l1, mr_stft_distance
 
     out: dict[str, list[float]] = {"log-mel L1": [], "MR-STFT": [], "VAE-mel log-mel L1": [], "VAE-mel MR-STFT": []}
     with torch.inference_mode():
@@ -505,7 +505,7 @@ def level_gaps(render: Any, model_path: Path) -> dict[str, float]:
 
 
 def griffin_lim_rows(clips: list[np.ndarray], vae: Any) -> list[dict[str, Any]]:
-    from distill.vocoder_compare import griffin_lim
+    from distill.vocoders.griffinlim import griffin_lim
 
     rows = []
     for iterations in (32, 60):

@@ -9,7 +9,6 @@ again (or, offline, reported with what to do).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from distill.plugin import DistillError
+from distill.plugin import DistillError, sha256_file
 
 from .pin import CHECKPOINT_FILE, CONFIG_FILE, FILES, FilePin, Pin, load_pin
 
@@ -60,18 +59,10 @@ def file_problem(path: Path, expected: FilePin, hash_it: bool = True) -> str | N
     if expected.size is not None and size != expected.size:
         return f"{size} bytes instead of {expected.size} (a partial or damaged file)"
     if hash_it and expected.sha256 is not None:
-        digest = sha256_of(path)
+        digest = sha256_file(path)
         if digest != expected.sha256:
             return f"SHA-256 {digest} instead of the pinned {expected.sha256}"
     return None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_cached() -> bool:

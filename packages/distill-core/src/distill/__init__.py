@@ -31,7 +31,7 @@ from .modelfile import read_header, verify_model_file
 from .plugins import installed_vocoders
 from .progress import Interrupted, Progress
 from .slider_presets import delete_preset, get_preset, load_presets, save_preset
-from .vocoder import TrainableVocoder, VocoderBase, VocoderState
+from .vocoders.contract import TrainableVocoder, VocoderBase, VocoderState
 
 __all__ = [
     "DISTILL_MEL",
@@ -78,7 +78,7 @@ def __getattr__(name: str) -> object:
 
         return ExportSettings
     if name == "compare_vocoders":
-        from .vocoder_compare import compare
+        from .vocoders.compare import compare
 
         return compare
     raise AttributeError(f"module 'distill' has no attribute {name!r}")

@@ -220,8 +220,8 @@ def train_vocoder(
     from .library import checkpoint_dir, resolve_model
     from .modelfile import load_model, save_model
     from .pipeline import LoadedModel
-    from .selection import select_vocoder
-    from .vocoder import VocoderTrainingRun
+    from .vocoders.contract import VocoderTrainingRun
+    from .vocoders.selection import select_vocoder
 
     report = Reporter(progress)
     if steps and minutes:
@@ -321,7 +321,7 @@ def _trainable_backend(model: DistillModel, requested: str | None, resumable: se
     """`requested`, else the trainable backend with a run to resume, else the one auto would rank
     first for this model (its priority, then its name)."""
     from .plugins import installed_vocoders
-    from .vocoder import trainable
+    from .vocoders.contract import trainable
 
     installed = installed_vocoders()
     candidates = {name: r for name, r in installed.items() if trainable(r.backend)}
@@ -366,7 +366,7 @@ def _measure(model: DistillModel, audio: str | os.PathLike[str] | None, device: 
              report: Reporter) -> dict[str, Any] | None:
     """The new state's and the usable universal backends' figures on the held-out recordings (what
     auto-selection ranks by), or None with a note when they cannot be measured."""
-    from .vocoder_compare import compare
+    from .vocoders.compare import compare
 
     report.say("measuring it against the installed universal vocoders on the held-out recordings ...",
                phase="measure")
@@ -523,7 +523,7 @@ def _render(
     from .devices import resolve_device
     from .export import write_audio
     from .pipeline import blend_mode, clip_chunks
-    from .selection import load_vocoder, select_vocoder
+    from .vocoders.selection import load_vocoder, select_vocoder
 
     check_targets([path for _, path in jobs], export, overwrite)
     report = Reporter(progress)

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import DistillError
+from .mrstft import multi_resolution_stft
 
 if TYPE_CHECKING:
     import torch
 
     from .melspec import MelSpec
 
-STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
 VISQOL_RATE = 48000
 VISQOL_MIN_SECONDS = 3.0  # ViSQOL refuses audio shorter than its patches: shorter pairs are looped to this
 PITCH_RATE = 22050
@@ -38,16 +38,7 @@ def log_mel_l1(reference: torch.Tensor, output: torch.Tensor, spec: MelSpec) -> 
 
 
 def mr_stft_distance(reference: torch.Tensor, output: torch.Tensor) -> float:
-    import torch
-
-    total = 0.0
-    for n_fft, hop in STFT_RESOLUTIONS:
-        window = torch.hann_window(n_fft)
-        ref, out = (torch.stft(x, n_fft, hop, window=window, return_complex=True).abs() + 1e-5
-                    for x in (reference, output))
-        total += float(torch.linalg.norm(ref - out) / torch.linalg.norm(ref))
-        total += float((ref.log() - out.log()).abs().mean())
-    return total / len(STFT_RESOLUTIONS)
+    return float(multi_resolution_stft(output, reference))
 
 
 def snr_db(reference: torch.Tensor, output: torch.Tensor) -> float:

@@ -36,7 +36,7 @@ def main(output: Path, quick: bool) -> None:
     from .cli.progress_view import ProgressView
     from .examples import make_example_corpus
     from .plugins import installed_vocoders
-    from .vocoder import trainable
+    from .vocoders.contract import trainable
 
     started = time.monotonic()
     output = output.resolve()

@@ -12,13 +12,15 @@ import contextlib
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import numpy as np
 
 from .atomic import atomic_output, replace, scratch_file
 from .errors import DistillError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 SUBTYPES = {
@@ -26,6 +28,7 @@ SUBTYPES = {
     ("flac", "16"): "PCM_16", ("flac", "24"): "PCM_24",
     ("ogg", None): "VORBIS", ("mp3", None): "MPEG_LAYER_III",
 }
+DEPTHS = ("16", "24", "32f")
 DEFAULT_DEPTH = {"wav": "24", "flac": "24"}
 NORMALIZE = ("peak", "lufs", "none")
 CEILING_DBFS = -1.0  # nothing leaves distill louder than this: lossy encoders and resamplers overshoot
@@ -76,6 +79,7 @@ def write_audio(
 ) -> dict[str, Any]:
     """Write exactly round(seconds * export rate) samples to `path` atomically (`publish` puts the
     finished file in place: see distill.atomic); returns level facts."""
+    import numpy as np
     import soundfile
     import soxr
 

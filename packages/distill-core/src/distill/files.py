@@ -7,6 +7,7 @@ nesting before the parser builds a single object and refuses NaN/Infinity (not J
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -63,6 +64,15 @@ def check_regular(path: str | os.PathLike[str], what: str = "file") -> Path:
     """`path`, after checking it is a readable regular file (for libraries that open paths themselves)."""
     with open_regular(path, what):
         return Path(path)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a regular file's bytes, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with open_regular(path) as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class JSONRefused(ValueError):

@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .vocoder import VocoderBase
+    from .vocoders.contract import VocoderBase
 
 hookspec = pluggy.HookspecMarker("distill")
 hookimpl = pluggy.HookimplMarker("distill")

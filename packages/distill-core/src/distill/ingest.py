@@ -18,6 +18,7 @@ import attrs
 
 from distill.audio import TARGET_RATE, NonFiniteAudio, UnreadableAudio, read_audio
 from distill.errors import DistillError
+from distill.files import sha256_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -185,9 +186,9 @@ def _examine(path: Path, relative: str, sample_rate: int, min_samples: int) -> C
         level = f"peak {20 * math.log10(peak):.0f} dBFS" if peak > 0 else "every sample is zero"
         return SkippedFile(relative, f"silent ({level})", "silent")
     try:
-        sha256 = _sha256(path)
-    except OSError as error:  # the file vanished or lost its permissions since it was decoded
-        return cannot_read((error.strerror or str(error)).lower())
+        sha256 = sha256_file(path)
+    except (OSError, DistillError) as error:  # the file vanished or lost its permissions since it was decoded
+        return cannot_read(str(error))
     return CorpusFile(
         path=path,
         relative=relative,
@@ -197,14 +198,6 @@ def _examine(path: Path, relative: str, sample_rate: int, min_samples: int) -> C
         channels=sound.channels,
         sha256=sha256,
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _nothing_usable(folder: Path, skipped: list[SkippedFile]) -> str:

@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .melspec import MelSpec
-from .vocoder import VocoderState
+from .vocoders.contract import VocoderState
 
 if TYPE_CHECKING:
     import torch
-
-FORMAT_NAME = "distill"
-FORMAT_VERSION = 2
-
 
 @attrs.define
 class Slider:

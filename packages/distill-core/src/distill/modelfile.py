@@ -25,12 +25,14 @@ from .atomic import atomic_output
 from .errors import DistillError
 from .files import open_regular, parse_json
 from .melspec import MelSpec
-from .model import FORMAT_NAME, FORMAT_VERSION, DistillModel, Slider, SliderAnalysis
-from .vocoder import VocoderState
+from .model import DistillModel, Slider, SliderAnalysis
+from .vocoders.contract import VocoderState
 
 if TYPE_CHECKING:
     import torch
 
+FORMAT_NAME = "distill"
+FORMAT_VERSION = 2
 REQUIRED_KEYS = (
     "name", "id", "created", "distill_version", "mel_spec", "vae_config", "sliders", "training", "vocoder_state"
 )  # fmt: skip

@@ -23,7 +23,7 @@ from .errors import DistillError
 from .melspec import MelSpec
 from .model import DistillModel, SliderAnalysis
 from .vae import MelVAE
-from .vocoder import VocoderBase
+from .vocoders.contract import VocoderBase
 
 MAX_SECONDS = 600.0
 MIN_SECONDS = 0.1

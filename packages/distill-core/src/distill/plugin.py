@@ -12,10 +12,12 @@ from .audio import read_audio
 from .checkpoint import load_checkpoint, save_checkpoint
 from .devices import resolve_device
 from .errors import DistillError
+from .files import sha256_file
 from .hookspecs import hookimpl
 from .melspec import DISTILL_MEL, MelSpec
+from .mrstft import multi_resolution_stft
 from .progress import Interrupted
-from .vocoder import (
+from .vocoders.contract import (
     DownloadProgress,
     ProgressCallback,
     TrainableVocoder,
@@ -25,6 +27,7 @@ from .vocoder import (
     VocoderTrainingInterrupted,
     VocoderTrainingRun,
 )
+from .vocoders.griffinlim import griffin_lim
 
 __all__ = [
     "DISTILL_MEL",
@@ -40,9 +43,12 @@ __all__ = [
     "VocoderTrainingInterrupted",
     "VocoderTrainingRun",
     "atomic_output",
+    "griffin_lim",
     "hookimpl",
     "load_checkpoint",
+    "multi_resolution_stft",
     "read_audio",
     "resolve_device",
     "save_checkpoint",
+    "sha256_file",
 ]

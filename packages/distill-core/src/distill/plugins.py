@@ -20,7 +20,7 @@ import pluggy
 
 from . import hookspecs
 from .melspec import MelSpec
-from .vocoder import KINDS, VocoderBase
+from .vocoders.contract import KINDS, VocoderBase
 
 if TYPE_CHECKING:
     import click

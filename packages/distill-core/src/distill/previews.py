@@ -12,10 +12,10 @@ from .export import ExportSettings, write_audio
 from .melspec import MelSpec
 from .model import DistillModel
 from .pipeline import GenerationSettings, LoadedModel, clip_chunks
-from .selection import load_vocoder, select_vocoder
 from .sliders import analyse
 from .vae import MelVAE
-from .vocoder import VocoderBase
+from .vocoders.contract import VocoderBase
+from .vocoders.selection import load_vocoder, select_vocoder
 
 PREVIEW_SECONDS = 3.0
 

@@ -4,10 +4,9 @@ of the generator-only warm-up. Every term keeps its graph: the generator learns 
 from __future__ import annotations
 
 import torch
-from distill.plugin import MelSpec
+from distill.plugin import MelSpec, multi_resolution_stft
 
-# (n_fft, hop) pairs around distill's 2048/512 analysis: fine time and fine frequency detail both count.
-STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
+multi_resolution_stft_loss = multi_resolution_stft  # the warm-up's and the fine-tune's STFT term
 
 
 def discriminator_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
@@ -33,22 +32,6 @@ def mel_l1(mel_spec: MelSpec, generated: torch.Tensor, target_mel: torch.Tensor)
     graph (an earlier tool's was under no_grad, so its ×45 term never trained the generator), and with
     the very recipe inference feeds the vocoder: no second mel representation to drift from."""
     return (mel_spec.mel(generated) - target_mel).abs().mean()
-
-
-def _magnitude(wave: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    window = torch.hann_window(n_fft, device=wave.device)
-    spec = torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)
-    return torch.sqrt(spec.real.square() + spec.imag.square() + 1e-7)
-
-
-def multi_resolution_stft_loss(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1, averaged over STFT_RESOLUTIONS (waveforms [B, L])."""
-    total = torch.zeros((), device=generated.device)
-    for n_fft, hop in STFT_RESOLUTIONS:
-        fake, real = _magnitude(generated, n_fft, hop), _magnitude(target, n_fft, hop)
-        convergence = torch.linalg.norm(real - fake) / torch.linalg.norm(real).clamp(min=1e-7)
-        total = total + convergence + (fake.log() - real.log()).abs().mean()
-    return total / len(STFT_RESOLUTIONS)
 
 
 def _anti_wrapped(difference: torch.Tensor) -> torch.Tensor:

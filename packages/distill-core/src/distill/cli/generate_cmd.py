@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import click
 
 from ..devices import DEVICES
+from ..export import DEPTHS, FORMATS, NORMALIZE
 from .numbers import FINITE, finite_number
 from .progress_view import ProgressView, interruptible
 
 if TYPE_CHECKING:
     from ..api import Generated
 
-FORMAT_CHOICES = ("wav", "flac", "ogg", "mp3")
 
 
 def _parse_pairs(values: tuple[str, ...], option: str, separator: str) -> list[tuple[str, float]]:
@@ -48,9 +48,9 @@ def _parse_pairs(values: tuple[str, ...], option: str, separator: str) -> list[t
 @click.option("--vocoder", default="auto", show_default=True, help="A backend name, or auto.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--sample-rate", type=int, default=48000, show_default=True, help="Export sample rate.")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="wav", show_default=True)
-@click.option("--bit-depth", type=click.Choice(["16", "24", "32f"]), help="WAV: 16, 24 (default), 32f; FLAC: 16, 24.")
-@click.option("--normalize", type=click.Choice(["peak", "lufs", "none"]), default="peak", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="wav", show_default=True)
+@click.option("--bit-depth", type=click.Choice(DEPTHS), help="WAV: 16, 24 (default), 32f; FLAC: 16, 24.")
+@click.option("--normalize", type=click.Choice(NORMALIZE), default="peak", show_default=True,
               help="peak: to -1 dBFS; lufs: to -14 LUFS; none: as rendered. Never clips.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the files.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="File name (one clip).")

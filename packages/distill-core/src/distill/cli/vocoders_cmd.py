@@ -10,11 +10,11 @@ import attrs
 import click
 
 from ..devices import DEVICES
-from ..vocoder import VocoderBase
+from ..vocoders.contract import VocoderBase
 from .output import echo_json, echo_table
 
 if TYPE_CHECKING:
-    from ..vocoder_compare import Row
+    from ..vocoders.compare import Row
 
 
 def _weights(backend: type[VocoderBase]) -> str:
@@ -119,7 +119,7 @@ def compare_command(model_ref: str, audio: Path | None, device: str, download: b
     from ..devices import resolve_device
     from ..library import resolve_model
     from ..modelfile import load_model, save_model
-    from ..vocoder_compare import compare
+    from ..vocoders.compare import compare
 
     path = resolve_model(model_ref)
     model = load_model(path)

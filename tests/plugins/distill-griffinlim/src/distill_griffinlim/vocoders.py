@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from distill.plugin import DISTILL_MEL, MelSpec, VocoderBase, VocoderState
+from distill.plugin import DISTILL_MEL, MelSpec, VocoderBase, VocoderState, griffin_lim
 
 ITERATIONS = 32
-MOMENTUM = 0.99
+
 FITTED_MIN_FRAMES = 2000  # fewer training frames than this: warn that quality may be limited
 
 
@@ -13,36 +13,6 @@ def _pseudo_inverse(spec: MelSpec):
     import torch
 
     return torch.linalg.pinv(spec.filterbank())
-
-
-def griffin_lim(mel, spec: MelSpec, inverse, iterations: int = ITERATIONS, seed: int = 0):
-    """Compressed mels [B, n_mels, T] -> waveform [B, spec.num_samples(T)]."""
-    import torch
-
-    mel = mel.float()
-    frames = mel.shape[-1]
-    amplitude = torch.clamp(inverse.to(mel.device) @ spec.decompress(mel), min=0.0)
-    magnitude = amplitude.sqrt() if spec.power == 2.0 else amplitude
-    window = spec.window().to(mel.device)
-    stft_args = dict(n_fft=spec.n_fft, hop_length=spec.hop_length, win_length=spec.win_length, window=window)
-    # The "reflect" recipe's frame i is centred on sample i*hop + hop/2: run Griffin-Lim on the signal
-    # shifted by hop/2 with centred frames, then shift back.
-    length = (frames - 1) * spec.hop_length
-    generator = torch.Generator().manual_seed(seed)
-    phase = torch.rand(magnitude.shape, generator=generator) * 2 * torch.pi
-    angles = torch.polar(torch.ones_like(magnitude), phase.to(mel.device))
-    previous = torch.zeros_like(angles)
-    for _ in range(iterations):
-        wave = torch.istft(magnitude * angles, length=length, **stft_args)
-        rebuilt = torch.stft(wave, return_complex=True, **stft_args)
-        angles = rebuilt - previous * (MOMENTUM / (1 + MOMENTUM))
-        angles = angles / (angles.abs() + 1e-16)
-        previous = rebuilt
-    wave = torch.istft(magnitude * angles, length=length, **stft_args)
-    if spec.padding == "reflect":
-        half = spec.hop_length // 2
-        wave = torch.nn.functional.pad(wave, (half, spec.hop_length - half))
-    return torch.clamp(wave, -1.0, 1.0)
 
 
 class GriffinLim(VocoderBase):
@@ -53,7 +23,7 @@ class GriffinLim(VocoderBase):
     description = "Griffin-Lim, 32 iterations (example plugin)"
 
     def render(self, mel):
-        return griffin_lim(mel, self.mel_spec, _pseudo_inverse(self.mel_spec))
+        return griffin_lim(mel, self.mel_spec, ITERATIONS, inverse=_pseudo_inverse(self.mel_spec))
 
 
 class GriffinLim22k(GriffinLim):
@@ -122,4 +92,4 @@ class FittedGriffinLim(VocoderBase):
         )
 
     def render(self, mel):
-        return griffin_lim(mel, self.mel_spec, self.inverse)
+        return griffin_lim(mel, self.mel_spec, ITERATIONS, inverse=self.inverse)

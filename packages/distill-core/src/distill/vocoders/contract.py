@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 import attrs
 
-from .errors import DistillError
-from .melspec import MelSpec
-from .progress import Interrupted
+from ..errors import DistillError
+from ..melspec import MelSpec
+from ..progress import Interrupted
 
 if TYPE_CHECKING:
     import torch

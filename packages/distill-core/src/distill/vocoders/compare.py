@@ -19,17 +19,18 @@ import attrs
 import numpy as np
 import torch
 
-from .audio import read_audio, resample
-from .audio_metrics import log_mel_l1, mr_stft_distance, pitch_error, pitch_track, snr_db, visqol
-from .errors import DistillError
-from .melspec import MelSpec
-from .pipeline import vocode_stream
+from ..audio import read_audio, resample
+from ..audio_metrics import log_mel_l1, mr_stft_distance, pitch_error, pitch_track, snr_db, visqol
+from ..errors import DistillError
+from ..melspec import MelSpec
+from ..pipeline import vocode_stream
+from .griffinlim import griffin_lim
 from .selection import load_vocoder, select_vocoder
 
 if TYPE_CHECKING:
-    from .model import DistillModel
-    from .plugins import RegisteredVocoder
-    from .vocoder import DownloadProgress
+    from ..model import DistillModel
+    from ..plugins import RegisteredVocoder
+    from .contract import DownloadProgress
 
 MAX_SECONDS = 60.0  # of held-out audio measured: enough for stable numbers, quick to render
 GAP_SECONDS = 0.25  # of silence between held-out clips joined for ViSQOL and the pitch tracker
@@ -77,44 +78,10 @@ class Comparison:
                          for row in self.rows if row.kind != "baseline"}}
 
 
-# -- the baseline -----------------------------------------------------------------------------------
-def griffin_lim(mel: torch.Tensor, spec: MelSpec, iterations: int = 32, seed: int = 0) -> torch.Tensor:
-    """Log-mels [n_mels, T] -> waveform [spec.num_samples(T)]: the filterbank's pseudo-inverse gives a
-    magnitude, fast Griffin-Lim (momentum 0.99) a phase. A baseline only: distill registers no such vocoder."""
-    frames = mel.shape[-1]
-    magnitude = torch.clamp(torch.linalg.pinv(spec.filterbank()) @ spec.decompress(mel.float()), min=0.0)
-    if spec.power == 2.0:
-        magnitude = magnitude.sqrt()
-    window, hop, n_fft = spec.window(), spec.hop_length, spec.n_fft
-
-    def forward(wave: torch.Tensor) -> torch.Tensor:
-        return torch.stft(wave, n_fft, hop, spec.win_length, window, return_complex=True)
-
-    def inverse(spectrum: torch.Tensor, length: int) -> torch.Tensor:
-        return torch.istft(spectrum, n_fft, hop, spec.win_length, window, length=length)
-
-    # distill's frame i is centred on sample i * hop + hop / 2 ("reflect" recipe): reconstruct with centred
-    # frames and shift by half a hop afterwards.
-    length = (frames - 1) * spec.hop_length
-    phase = torch.rand(magnitude.shape, generator=torch.Generator().manual_seed(seed)) * 2 * torch.pi
-    angles = torch.polar(torch.ones_like(magnitude), phase)
-    previous = torch.zeros_like(angles)
-    for _ in range(iterations):
-        rebuilt = forward(inverse(magnitude * angles, length))
-        angles = rebuilt - previous * (0.99 / 1.99)
-        angles = angles / (angles.abs() + 1e-16)
-        previous = rebuilt
-    wave = inverse(magnitude * angles, length)
-    if spec.padding == "reflect":
-        half = spec.hop_length // 2
-        wave = torch.nn.functional.pad(wave, (half, spec.hop_length - half))
-    return wave.clamp(-1.0, 1.0)
-
-
 # -- what to measure --------------------------------------------------------------------------------
 def held_out_audio(model: DistillModel, audio: Path | None = None) -> tuple[list[tuple[str, np.ndarray]], str]:
     """(relative name, waveform) of the model's held-out recordings, at most MAX_SECONDS in all, and a note."""
-    from .library import recordings
+    from ..library import recordings
 
     folder = recordings(model, audio)
     # Names come from the model file: only plain relative paths inside the folder are followed.
@@ -208,7 +175,7 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
 def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu", *, download: bool = False,
             progress: DownloadProgress | None = None, pitch: bool = True, baseline: bool = True) -> Comparison:
     """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio."""
-    from .plugins import installed_vocoders
+    from ..plugins import installed_vocoders
 
     clips, note = held_out_audio(model, audio)
     spec = model.mel_spec

@@ -12,15 +12,16 @@ usable universal backend's, that universal backend is chosen instead, and the re
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from .errors import DistillError
-from .melspec import MelSpec
-from .plugins import RegisteredVocoder, installed_vocoders
-from .vocoder import VocoderBase, VocoderState
+from ..errors import DistillError
+from ..melspec import MelSpec
+from ..plugins import RegisteredVocoder, installed_vocoders
+from .contract import VocoderBase, VocoderState
 
 if TYPE_CHECKING:
     import torch
@@ -175,18 +176,23 @@ def _measured_choice(bundled: list[RegisteredVocoder], universal: list[Registere
     return rival, beaten
 
 
-_loaded: dict[tuple[str, int, str], VocoderBase] = {}
+# Built vocoders, reused for every clip of a process. One bundled in a model is kept only while its
+# state object lives (keyed by the object itself, never by an id() that a later object could reuse).
+_loaded: dict[tuple[str, str, MelSpec | None], VocoderBase] = {}
+_loaded_from_state: weakref.WeakKeyDictionary[VocoderState, dict[tuple[str, str, MelSpec | None], VocoderBase]] = (
+    weakref.WeakKeyDictionary())
 
 
 def load_vocoder(choice: VocoderChoice, model_mel: MelSpec, device: str = "cpu") -> VocoderBase:
     """The ready instance for a choice, built once per process and reused for every clip."""
-    key = (choice.backend.name, id(choice.state), device)
-    if key not in _loaded:
+    cache = _loaded if choice.state is None else _loaded_from_state.setdefault(choice.state, {})
+    key = (choice.backend.name, device, model_mel if choice.needs_conversion else None)
+    if key not in cache:
         vocoder = choice.backend.load(choice.state, device=device)
         if choice.needs_conversion:
             vocoder = ConvertingVocoder(vocoder, model_mel)
-        _loaded[key] = vocoder
-    return _loaded[key]
+        cache[key] = vocoder
+    return cache[key]
 
 
 class ConvertingVocoder(VocoderBase):
