@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from conftest import run_cli
 from distill.examples import make_example_corpus
 from distill.modelfile import load_model
 
@@ -51,6 +52,12 @@ def test_the_whole_cycle_through_the_python_api(tmp_path):
     assert all({"l1", "kl"} <= set(e.metrics) for e in steps) and steps[-1].eta is not None
     assert any(e.message and e.message.startswith("training 'cut'") for e in events)
     assert not distill.list_models()[1:]  # only the reference is in the library
+
+    # API errors name keyword arguments; the CLI names its options for the same problem.
+    with pytest.raises(distill.DistillError, match=r"add resume=True to continue it, or restart=True to discard"):
+        distill.train(corpus, "cut", **SETTINGS)
+    result = run_cli("train", str(corpus), "--name", "cut", expect=1)
+    assert "add --resume to continue it, or --restart to discard it" in result.stderr
 
     resumed = distill.train(corpus, "cut", resume=True, **SETTINGS)
     assert resumed.resumed_from == 12 and resumed.steps == 30

@@ -172,7 +172,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: distill train DIR --name NAME"]),
+        ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: `distill train DIR --name NAME`"]),
         ("newer", ["written by a newer distill (model format 3", "upgrade: pip install -U distill"]),
         ("plain safetensors", ["not a distill model file (found: safetensors without distill metadata)"]),
         ("random bytes", ["not a distill model file (found: 1000 bytes of unknown data)"]),

@@ -3,7 +3,7 @@
 Every measurement runs in a fresh process (speed, peak RSS and page faults of that process alone),
 under glibc's default allocator and again with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736.
 
-Ours renders the way `distill generate` does (windows joined by crossfades, `distill.generate.vocode_stream`);
+Ours renders the way `distill generate` does (windows joined by crossfades, `distill.pipeline.vocode_stream`);
 the reference renders in one pass, as upstream's inference does. Both get a short warm-up render first.
 Run: python tests/bench/bench_bigvgan.py  (about 20 minutes on the 2-core development machine)
 """

@@ -128,7 +128,7 @@ def _refetched(files: weights.WeightFiles, name: str, problem: str) -> Any:
     try:
         weights.download(refetch=(name,))
     except DistillError as exc:
-        raise DistillError(f"{problem}, and it could not be downloaded again: {exc}") from None
+        raise DistillError(f"{problem}, and it could not be downloaded again: {exc.cli_message}") from None
     if name == weights.CONFIG_FILE:
         try:
             return json.loads(files.config.read_text(encoding="utf-8"))

@@ -373,7 +373,7 @@ def _measure(model: DistillModel, audio: str | os.PathLike[str] | None, device: 
     try:
         result = compare(model, Path(audio) if audio else None, device, pitch=False, baseline=False)
     except DistillError as exc:
-        report.say(f"note: not measured ({exc}); --vocoder auto will prefer the bundled vocoder")
+        report.say(f"note: not measured ({exc.cli_message}); --vocoder auto will prefer the bundled vocoder")
         return None
     report.say("  " + ", ".join(f"{row.name} ViSQOL {row.visqol:.2f}" for row in result.rows) + f" ({result.note})")
     return result.figures()

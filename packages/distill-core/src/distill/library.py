@@ -97,7 +97,7 @@ def _entry(path: Path, size: int) -> ModelEntry:
     try:
         header = read_header(path)
     except DistillError as exc:
-        entry.error = str(exc)
+        entry.error = exc.cli_message
         return entry
     training = header["training"]
     files = training.get("files")

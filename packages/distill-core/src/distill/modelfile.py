@@ -61,7 +61,7 @@ def _not_distill(path: Path, found: str) -> NoReturn:
 
 
 def _v1(path: Path, why: str) -> NoReturn:
-    raise DistillError(f"{path} is a distill v1 {why}; retrain it with this version: {RETRAIN_HINT}")
+    raise DistillError(f"{path} is a distill v1 {why}; retrain it with this version: `{RETRAIN_HINT}`")
 
 
 def _newer(path: Path, version: int) -> NoReturn:

@@ -37,7 +37,7 @@ class PreviewMaker:
             self.vocoder = load_vocoder(choice, mel_spec, device)
             self.note = f"previews: every checkpoint, in {folder}, vocoded by {choice.backend.name}"
         except DistillError as exc:
-            self.note = f"previews skipped: {exc}"
+            self.note = f"previews skipped: {exc.cli_message}"
 
     def __call__(self, step: int, vae: MelVAE) -> Path | None:
         if self.vocoder is None:

@@ -43,7 +43,7 @@ class Interrupted(DistillError):
 
     def __init__(self, step: int, checkpoint: Path | None, resume: str = "") -> None:
         where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
-        super().__init__(f"interrupted at step {step}{where}" + (f". Resume with: {resume}" if resume else ""))
+        super().__init__(f"interrupted at step {step}{where}" + (f". Resume with: `{resume}`" if resume else ""))
         self.step, self.checkpoint, self.resume = step, checkpoint, resume
 
 

@@ -37,7 +37,7 @@ class DistillGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DistillError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(exc.cli_message) from exc
 
 
 @click.group(cls=DistillGroup, context_settings={"help_option_names": ["-h", "--help"]})
