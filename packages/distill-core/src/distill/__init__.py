@@ -17,6 +17,7 @@ from .api import (
     TrainedModel,
     TrainedVocoder,
     analyze,
+    compare_vocoders,
     download_vocoder,
     generate,
     load,
@@ -77,8 +78,4 @@ def __getattr__(name: str) -> object:
         from .export import ExportSettings
 
         return ExportSettings
-    if name == "compare_vocoders":
-        from .vocoders.compare import compare
-
-        return compare
     raise AttributeError(f"module 'distill' has no attribute {name!r}")

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .model import DistillModel
     from .pipeline import GenerationSettings, LoadedModel
     from .plugins import RegisteredVocoder
+    from .vocoders.compare import Comparison
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -596,6 +597,29 @@ def _watched(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str
 
 
 # -- vocoders ---------------------------------------------------------------------------------------
+def compare_vocoders(
+    model: str | os.PathLike[str], *, audio: str | os.PathLike[str] | None = None, device: str = "cpu",
+    download: bool = False, save: bool = False, progress: Callable[[str, int, int], None] | None = None,
+) -> Comparison:
+    """Resynthesise the model's held-out recordings with every usable vocoder (and the Griffin-Lim
+    baseline) and measure each; backends that would need a download are skipped unless `download`.
+    `save` stores the figures in the model's bundled vocoders, which `--vocoder auto` ranks by."""
+    from .devices import resolve_device
+    from .library import resolve_model
+    from .modelfile import load_model, save_model
+    from .vocoders.compare import compare
+
+    path = resolve_model(str(model))
+    result = compare(load_model(path), Path(audio) if audio else None, resolve_device(device)[0],
+                     download=download, progress=progress)
+    current = load_model(path)
+    if save and current.vocoder_state:
+        for state in current.vocoder_state.values():
+            state.training["figures"] = result.figures()
+        save_model(current, path)
+    return result
+
+
 def download_vocoder(name: str, progress: Callable[[str, int, int], None] | None = None) -> None:
     """Fetch a backend's weights (e.g. BigVGAN's from the Hugging Face Hub), calling
     `progress(filename, bytes_done, bytes_total)` as bytes arrive."""

@@ -116,28 +116,23 @@ def download_command(name: str) -> None:
 def compare_command(model_ref: str, audio: Path | None, device: str, download: bool, save: bool,
                     as_json: bool) -> None:
     """Resynthesise MODEL's held-out recordings with every usable vocoder and measure each."""
-    from ..devices import resolve_device
+    from ..api import compare_vocoders
     from ..library import resolve_model
-    from ..modelfile import load_model, save_model
-    from ..vocoders.compare import compare
+    from ..modelfile import read_header
 
     path = resolve_model(model_ref)
-    model = load_model(path)
+    header = read_header(path)
     bars = DownloadBars()
     try:
-        result = compare(model, audio, resolve_device(device)[0], download=download, progress=bars)
+        result = compare_vocoders(path, audio=audio, device=device, download=download, save=save, progress=bars)
     finally:
         bars.close()
-    if save and model.vocoder_state:
-        current = load_model(path)
-        for state in current.vocoder_state.values():
-            state.training["figures"] = result.figures()
-        save_model(current, path)
+    saved = bool(save and header["vocoder_state"])
     if as_json:
-        echo_json({"model": model.name, "measured_on": result.note, "rows": [row.as_dict() for row in result.rows],
-                   "skipped": [attrs.asdict(s) for s in result.skipped], "saved": bool(save and model.vocoder_state)})
+        echo_json({"model": header["name"], "measured_on": result.note, "rows": [row.as_dict() for row in result.rows],
+                   "skipped": [attrs.asdict(s) for s in result.skipped], "saved": saved})
         return
-    click.echo(f"{model.name}: resynthesis of {result.note}")
+    click.echo(f"{header['name']}: resynthesis of {result.note}")
 
     def cents(row: Row) -> str:
         return "-" if row.pitch_cents is None or math.isnan(row.pitch_cents) else f"{row.pitch_cents:.0f}"
@@ -151,5 +146,5 @@ def compare_command(model_ref: str, audio: Path | None, device: str, download: b
     for skipped in result.skipped:
         click.echo(f"skipped {skipped.name}: {skipped.reason}; to include it: {skipped.fix}")
     if save:
-        click.echo(f"stored these figures in {path}'s bundled vocoders" if model.vocoder_state
+        click.echo(f"stored these figures in {path}'s bundled vocoders" if saved
                    else "nothing to store: the model carries no bundled vocoder")
