@@ -16,12 +16,22 @@ from distill import plugins
 from distill.cli import cli
 from distill.vocoders import selection
 
+# Every variable distill (or huggingface_hub under it) reads: a test sets what it needs itself.
+CLEARED_ENV = ("DISTILL_LOAD_PLUGINS", "DISTILL_BIGVGAN_WEIGHTS", "DISTILL_BIGVGAN_PIN", "DISTILL_BIGVGAN_PRECISION",
+               "DISTILL_HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN")
+PRIVATE_ENV = {"DISTILL_HOME": "distill-home", "HF_HOME": "hf-home", "HF_HUB_CACHE": "hf-home/hub",
+               "XDG_CACHE_HOME": "cache"}  # folders of the test's own
+
 
 @pytest.fixture(autouse=True)
 def fresh_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
-    """Each test sees plugins loaded anew and an empty model library of its own."""
-    monkeypatch.delenv(plugins.LOAD_PLUGINS_ENV, raising=False)
-    monkeypatch.setenv("DISTILL_HOME", str(tmp_path / "distill-home"))
+    """Each test sees plugins loaded anew, an empty model library and caches of its own, and none of
+    the outer environment's distill or Hugging Face settings (a BigVGAN cache or weights folder on
+    the machine would change which vocoder auto picks)."""
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, folder in PRIVATE_ENV.items():
+        monkeypatch.setenv(name, str(tmp_path / folder))
     plugins._hosts.clear()
     selection._loaded.clear()
     selection._loaded_from_state.clear()
@@ -66,3 +76,37 @@ def wait_for_checkpoint(process: subprocess.Popen[str], path: Path, previous: in
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, f"no checkpoint at {path} after {timeout} s"
         time.sleep(0.02)
+
+
+_INTERRUPT = """
+import json, sys, threading
+import distill
+
+name, stop_at, arguments = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+cancel = threading.Event()
+
+def watch(event):
+    if event.phase == "train" and event.step == stop_at:
+        cancel.set()
+
+try:
+    getattr(distill, name)(*arguments["args"], **arguments["kwargs"], progress=watch, cancel=cancel)
+except distill.Interrupted as stop:
+    print(json.dumps({"step": stop.step, "checkpoint": str(stop.checkpoint), "resume": stop.resume}))
+    sys.exit(130)
+sys.exit("finished without being interrupted")
+"""
+
+
+def interrupt_after(step: int, function: str, *args: object, env: dict[str, str] | None = None,
+                    **kwargs: object) -> dict[str, object]:
+    """Run `distill.<function>(*args, **kwargs)` in a fresh process and cancel it, through the API's
+    cancel token, right after training step `step` (deterministic: no signal races the run); returns
+    what the Interrupted exception said (step, checkpoint, resume)."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", _INTERRUPT, function, str(step),
+                             json.dumps({"args": [str(a) for a in args], "kwargs": kwargs})],
+                            capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
+    assert result.returncode == 130, (result.stdout, result.stderr)
+    return json.loads(result.stdout.splitlines()[-1])

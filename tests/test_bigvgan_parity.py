@@ -4,6 +4,7 @@ identical random weights moved through the official checkpoint layout; and what 
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from pathlib import Path
 
@@ -130,12 +131,11 @@ def test_configs_for_other_models_are_refused(change, message):
 
 class _Exploit:
     def __reduce__(self):
-        return (Path.touch, (Path("/tmp/distill-bigvgan-exploit-ran"),))
+        return (Path.touch, (Path(os.environ["DISTILL_HOME"]) / "exploit-ran",))  # the test's own folder
 
 
 def test_loading_never_runs_code_from_the_file(tmp_path):
-    marker = Path("/tmp/distill-bigvgan-exploit-ran")
-    marker.unlink(missing_ok=True)
+    marker = Path(os.environ["DISTILL_HOME"]) / "exploit-ran"
     buffer = io.BytesIO()
     torch.save({"generator": {"conv_pre.bias": torch.zeros(1)}, "payload": _Exploit()}, buffer)
     path = tmp_path / "bigvgan_generator.pt"

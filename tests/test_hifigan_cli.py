@@ -12,20 +12,21 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 import safetensors
 import soundfile
 import torch
-from conftest import run_cli, start_distill, wait_for_checkpoint
+from conftest import interrupt_after, run_cli, run_distill, start_distill, wait_for_checkpoint
+from distill.checkpoint import load_checkpoint, save_checkpoint
 from distill.examples import make_example_corpus
 from distill.library import checkpoint_dir
 from distill.modelfile import load_model, read_header, save_model
 from distill_hifigan.config import GeneratorConfig
 from distill_hifigan.networks import Generator, fold_weight_norm
 from distill_hifigan.settings import ENOUGH_STEPS
+from distill_hifigan.trainer import CHECKPOINT_FORMAT
 from signals import harmonic_tone
 
 PLUGINS = {"DISTILL_LOAD_PLUGINS": "distill-hifigan,distill-griffinlim"}
@@ -266,41 +267,64 @@ def test_one_short_file_fewer_files_than_the_batch_and_a_time_budget(tmp_path):
 
 @pytest.mark.parametrize("origin", [TINY, SCRATCH], ids=["from-base", "from-scratch"])
 def test_resumed_run_ends_with_the_same_weights(vae_model, tmp_path, origin):
+    """Interrupted after step 5 through the cancel token (no signal races the run), resumed in a
+    fresh process: it says where it resumed, runs the rest, and ends where an uninterrupted run does."""
     args = [*origin, "--steps", "12", "--checkpoint-every", "2"]
     reference_path = tmp_path / "whole.distill"
     shutil.copyfile(vae_model["model"], reference_path)
-    run_cli("train-vocoder", str(reference_path), *args, env={"DISTILL_HOME": str(tmp_path / "a"), **PLUGINS})
+    run_distill("train-vocoder", str(reference_path), *args, env={"DISTILL_HOME": str(tmp_path / "a"), **PLUGINS})
     reference = load_model(reference_path).vocoder_state["hifigan"].weights
 
+    scratch = "--from-scratch" in origin
+    settings = {"backend": "hifigan", "batch_size": 2, "segment": 4096, "seed": 5, "steps": 12,
+                "checkpoint_every": 2, "from_scratch": scratch}
+    checkpoints = {}
+    for name, home in (("cut", tmp_path / "b"), ("bent", tmp_path / "c")):
+        path = tmp_path / f"{name}.distill"
+        shutil.copyfile(vae_model["model"], path)
+        env = {"DISTILL_HOME": str(home), **PLUGINS}
+        stop = interrupt_after(5, "train_vocoder", path, env=env, **settings)
+        checkpoints[name] = (path, env, Path(stop["checkpoint"]))
+        assert stop["step"] == 5 and read_header(path)["vocoder_state"] == {}  # nothing written into the model
+        command = ["distill", "train-vocoder", str(path), "--backend", "hifigan", "--resume"]
+        assert stop["resume"] == shlex.join(command + (["--from-scratch"] if scratch else []))
+
+    path, env, _ = checkpoints["cut"]
+    record = json.loads(run_distill("train-vocoder", str(path), "--backend", "hifigan", "--resume", "--json",
+                                    env=env).stdout)
+    assert record["resumed_from"] == 5 and record["steps"] == 12  # it ran the 7 steps left
+    resumed = load_model(path).vocoder_state["hifigan"]
+    assert resumed.weights.keys() == reference.keys()
+    for key in reference:
+        assert torch.equal(resumed.weights[key], reference[key]), key
+
+    # Training really continues from the checkpoint: change its weights and the result changes.
+    path, env, checkpoint = checkpoints["bent"]
+    state = load_checkpoint(checkpoint, CHECKPOINT_FORMAT)
+    state["generator"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in state["generator"].items()}
+    save_checkpoint(checkpoint, CHECKPOINT_FORMAT, {k: v for k, v in state.items() if k != "format"})
+    run_distill("train-vocoder", str(path), "--backend", "hifigan", "--resume", env=env)
+    bent = load_model(path).vocoder_state["hifigan"].weights
+    assert any(not torch.equal(bent[key], reference[key]) for key in reference)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_prints_the_resume_command(vae_model, tmp_path):
     path = tmp_path / "cut.distill"
     shutil.copyfile(vae_model["model"], path)
     env = {**os.environ, "DISTILL_HOME": str(tmp_path / "b"), **PLUGINS}
     checkpoint = tmp_path / "b" / "checkpoints" / "plain" / "hifigan" / "checkpoint.pt"
-
-    def start(*extra: str) -> subprocess.Popen[str]:
-        return start_distill("train-vocoder", str(path), *args, *extra, env=env)
-
-    process = start()  # kill -9 after the first checkpoint: --resume carries on from it
+    args = [*TINY, "--steps", "100000", "--checkpoint-every", "2"]  # it cannot finish before the signal
+    process = start_distill("train-vocoder", str(path), *args, env=env)
     wait_for_checkpoint(process, checkpoint)
-    process.kill()
+    process.kill()  # kill -9: the checkpoint stays, the model file is untouched
     process.wait()
-    assert read_header(path)["vocoder_state"] == {}  # nothing was written into the model
-    process = start("--resume")  # Ctrl-C: a checkpoint is saved and the exact resume command printed
+    assert read_header(path)["vocoder_state"] == {}
+    process = start_distill("train-vocoder", str(path), *args, "--resume", env=env)
     wait_for_checkpoint(process, checkpoint, checkpoint.stat().st_mtime_ns)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
-    if process.returncode == 0:
-        pytest.skip("training finished before Ctrl-C arrived")  # a very fast machine
     assert process.returncode == 130, stderr
     assert "checkpoint saved to" in stderr
-    scratch = ["--from-scratch"] if "--from-scratch" in origin else []
-    command = ["distill", "train-vocoder", str(path), "--backend", "hifigan", "--resume", *scratch]
+    command = ["distill", "train-vocoder", str(path), "--backend", "hifigan", "--resume"]
     assert f"Resume with: {shlex.join(command)}" in stderr
     assert read_header(path)["vocoder_state"] == {}
-    run_cli("train-vocoder", str(path), "--backend", "hifigan", "--resume", env=env)
-
-    resumed = load_model(path).vocoder_state["hifigan"]
-    assert resumed.training["steps"] == 12
-    assert resumed.weights.keys() == reference.keys()
-    for key in reference:
-        assert torch.equal(resumed.weights[key], reference[key]), key

@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import run_cli, run_distill, start_distill, wait_for_checkpoint
+from conftest import interrupt_after, run_cli, run_distill, start_distill, wait_for_checkpoint
+from distill.checkpoint import load_checkpoint, save_checkpoint
 from distill.examples import make_example_corpus
 from distill.library import checkpoint_dir, model_path
 from distill.modelfile import load_model
+from distill.training import CHECKPOINT_FORMAT
 
 FAST = ["--steps", "40", "--batch-size", "4", "--checkpoint-every", "10", "--seed", "7"]
 
@@ -60,42 +60,50 @@ def test_train_end_to_end(corpus):
     assert [entry["name"] for entry in listing] == ["field"]
 
 
-def test_same_seed_same_weights_and_resume_after_ctrl_c_and_kill(corpus, tmp_path):
-    # Every run here is a fresh `distill` process, so no state of this test process (thread count,
-    # flush-to-zero mode, ...) can make the uninterrupted run and the resumed one compute differently.
+def test_resume_continues_from_the_checkpoint_to_the_same_weights(corpus):
+    # Every run is a fresh process, so no state of this test process (thread count, flush-to-zero
+    # mode, ...) can make the uninterrupted run and the resumed one compute differently.
     run_distill("train", str(corpus), "--name", "whole", *FAST)
     reference = vae_weights("whole")
-    env = {**os.environ}
-
-    def start(*extra: str) -> subprocess.Popen[str]:
-        return start_distill("train", str(corpus), "--name", "cut", *FAST, *extra, env=env)
-
+    settings = {"steps": 40, "batch_size": 4, "checkpoint_every": 10, "seed": 7}
+    stop = interrupt_after(17, "train", corpus, "cut", **settings)
     checkpoint = checkpoint_dir("cut") / "vae.ckpt"
-    # kill -9 after the first checkpoint: --resume carries on from it
-    process = start()
+    assert stop == {"step": 17, "checkpoint": str(checkpoint), "resume": f"distill train {corpus} --name cut --resume"}
+    assert load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["step"] == 17 and not model_path("cut").exists()
+
+    record = json.loads(run_distill("train", str(corpus), "--name", "cut", "--resume", "--json").stdout)
+    assert record["resumed_from"] == 17 and record["steps"] == 40  # it ran the 23 steps left
+    resumed = vae_weights("cut")
+    differ = {key: float((resumed[key].double() - reference[key].double()).abs().max())
+              for key in reference if not torch.equal(resumed[key], reference[key])}
+    assert resumed.keys() == reference.keys() and not differ, differ
+
+    # Training really continues from the checkpoint: change its weights and the result changes.
+    interrupt_after(17, "train", corpus, "bent", **settings)
+    bent = checkpoint_dir("bent") / "vae.ckpt"
+    state = load_checkpoint(bent, CHECKPOINT_FORMAT)
+    state["vae"] = {k: v + 0.01 if k.endswith("weight") else v for k, v in state["vae"].items()}
+    save_checkpoint(bent, CHECKPOINT_FORMAT, {k: v for k, v in state.items() if k != "format"})
+    run_distill("train", str(corpus), "--name", "bent", "--resume")
+    assert any(not torch.equal(vae_weights("bent")[key], reference[key]) for key in reference)
+
+
+def test_ctrl_c_and_kill_9_leave_a_checkpoint_and_say_how_to_resume(corpus):
+    long = ["--steps", "100000", "--batch-size", "2", "--checkpoint-every", "3", "--seed", "7"]  # never ends first
+    checkpoint = checkpoint_dir("cut") / "vae.ckpt"
+    process = start_distill("train", str(corpus), "--name", "cut", *long, env={**os.environ})
     wait_for_checkpoint(process, checkpoint)
     process.kill()
     process.wait()
-    # Ctrl-C: a checkpoint is saved and the exact resume command printed
-    process = start("--resume")
-    mtime = checkpoint.stat().st_mtime_ns
-    while checkpoint.stat().st_mtime_ns == mtime and process.poll() is None:
-        time.sleep(0.05)
+    assert load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["step"] >= 3 and not model_path("cut").exists()
+    process = start_distill("train", str(corpus), "--name", "cut", *long, "--resume", env={**os.environ})
+    wait_for_checkpoint(process, checkpoint, checkpoint.stat().st_mtime_ns)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("training finished before Ctrl-C arrived")  # a very fast machine
     assert process.returncode == 130, stderr
     assert "checkpoint saved" in stderr
     assert f"Resume with: distill train {corpus} --name cut --resume" in stderr
     assert checkpoint.exists() and not model_path("cut").exists()
-
-    run_distill("train", str(corpus), "--name", "cut", "--resume")
-    resumed = vae_weights("cut")
-    assert resumed.keys() == reference.keys()
-    differ = {key: float((resumed[key].double() - reference[key].double()).abs().max())
-              for key in reference if not torch.equal(resumed[key], reference[key])}
-    assert not differ, (differ, stderr)  # which weights, by how much, and where Ctrl-C stopped the run
 
 
 def test_previews_are_skipped_with_a_note_when_no_vocoder_is_installed(corpus):

@@ -305,7 +305,7 @@ def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
         },
     }
     try:
-        header_json = json.dumps(header)
+        header_json = json.dumps(_json_numbers(header), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise DistillError(f"cannot save model {model.name!r} to {path}: its metadata is not JSON ({exc})") from None
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "distill": header_json,
@@ -317,6 +317,17 @@ def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
     with atomic_output(path, size_hint=size) as temp:
         save_file(tensors, str(temp), metadata=metadata)
         _store_digest(temp)
+
+
+def _json_numbers(value: Any) -> Any:
+    """`value` with NaN and infinities (a diverged loss, say) as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_numbers(item) for item in value]
+    return value
 
 
 def _store_digest(path: Path) -> None:
