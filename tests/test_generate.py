@@ -4,12 +4,14 @@ every path, exact durations, seams, replay determinism, formats and tags, preset
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import soundfile
-from conftest import run_cli
+from conftest import run_cli, run_distill
 from distill.examples import make_example_corpus
 from distill.melspec import MelSpec
 from distill.modelfile import load_model, save_model
@@ -106,7 +108,11 @@ def test_windows_join_without_seams(models, tmp_path):
     audio = soundfile.read(record["path"])[0]
     steps = np.abs(np.diff(audio))
     typical = np.percentile(steps, 99)
-    for join in (240 * 512, 2 * 240 * 512):
+    from distill_griffinlim.vocoders import GriffinLim
+
+    step = (GriffinLim.window_frames - GriffinLim.overlap_frames) * GriffinLim.mel_spec.hop_length
+    assert 2 * step < len(audio) < 3 * step  # the clip spans three windows: two joins
+    for join in (step, 2 * step):
         around = steps[join - 200 : join + 200]
         assert around.max() <= 2 * typical, (join, around.max(), typical)
 
@@ -122,10 +128,39 @@ def test_formats_and_tags(models, tmp_path, fmt, depth, subtype):
     assert record["path"].endswith(f".{fmt}")
     with soundfile.SoundFile(record["path"]) as f:
         assert f.subtype == subtype and f.samplerate == 48000
-        if fmt in ("wav", "flac", "ogg"):
-            assert f.frames == 48000
-            assert f.title == "alpha #9" and f.artist == "distill model alpha"
-            assert "seed=9" in f.comment and "vocoder=griffinlim" in f.comment
+        assert f.frames == 48000  # libsndfile's MP3 writer and reader agree on the length too
+        assert f.title == "alpha #9" and f.artist == "distill model alpha"
+        assert "seed=9" in f.comment and "vocoder=griffinlim" in f.comment
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "mp3"])
+def test_lossy_formats_are_refused_above_48_khz(models, tmp_path, fmt):
+    result = run_cli("generate", str(models["alpha"]), "--format", fmt, "--sample-rate", "96000", "-o",
+                     str(tmp_path), expect=1)
+    assert f"{fmt} cannot hold 96000 Hz audio; use 48000 or less" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_replay_is_bit_identical_in_a_fresh_process(models, tmp_path):
+    _, (record,) = generate(models["alpha"], tmp_path / "a", "-d", "1.3", "--seed", "31", "--evolution", "0.7")
+    replayed = json.loads(run_distill("generate", "--replay", record["path"] + ".json", "-o", str(tmp_path / "b"),
+                                      "--json").stdout)
+    assert np.array_equal(soundfile.read(record["path"])[0], soundfile.read(replayed["path"])[0])
+
+
+def test_blending_models_of_different_recipes_mixes_audio(models, tmp_path):
+    other = load_model(models["beta"])
+    other.mel_spec = MelSpec(fmin=30.0)  # another recipe at the same rate: mels cannot be mixed, audio can
+    odd = tmp_path / "odd.distill"
+    save_model(other, odd)
+    _, (record,) = generate(models["alpha"], tmp_path / "out", "--vocoder", "griffinlim", "--blend", f"{odd}:0.3",
+                            "-d", "1.5", "--seed", "2")
+    assert "blending 2 models in the audio domain (their mel recipes differ)" in record["warnings"]
+    sidecar = json.loads(Path(record["path"] + ".json").read_text())
+    assert sidecar["blend_mode"] == "audio" and sidecar["blend"][0]["weight"] == 0.3
+    blended = soundfile.read(record["path"])[0]
+    _, (alone,) = generate(models["alpha"], tmp_path / "alone", "--vocoder", "griffinlim", "-d", "1.5", "--seed", "2")
+    assert len(blended) == round(1.5 * 48000) and not np.allclose(blended, soundfile.read(alone["path"])[0])
 
 
 def test_normalize_modes_never_clip(models, tmp_path):
@@ -210,3 +245,26 @@ def test_no_vocoder_says_what_to_install(models, tmp_path):
     result = run_cli("generate", str(models["alpha"]), "-o", str(tmp_path), env={"DISTILL_LOAD_PLUGINS": ""}, expect=1)
     assert 'pip install "distill[bigvgan]"' in result.stderr and "train-vocoder" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_model_analyze_reruns_the_slider_analysis(models, tmp_path):
+    path = tmp_path / "alpha.distill"
+    shutil.copyfile(models["alpha"], path)
+    model = load_model(path)
+    expected = [(s.name, s.low, s.high) for s in model.sliders.sliders]
+    model.sliders.sliders = [attrs.evolve(s, name=f"stale {i}", low=-0.1, high=0.1)
+                             for i, s in enumerate(model.sliders.sliders)]
+    save_model(model, path)
+    result = run_cli("model", "analyze", str(path))
+    assert f"sliders of {str(path)!r}: " in result.stdout
+    assert [(s.name, s.low, s.high) for s in load_model(path).sliders.sliders] == expected
+
+    moved = tmp_path / "moved"
+    shutil.copytree(models["corpus"], moved)
+    model = load_model(path)
+    model.training["corpus_path"] = str(tmp_path / "gone")
+    save_model(model, path)
+    result = run_cli("model", "analyze", str(path), expect=1)
+    assert f"not at {tmp_path / 'gone'} any more: pass --audio DIR" in result.stderr
+    run_cli("model", "analyze", str(path), "--audio", str(moved))
+    assert [(s.name, s.low, s.high) for s in load_model(path).sliders.sliders] == expected

@@ -33,7 +33,10 @@ def test_broken_plugin_never_takes_a_command_down():
     warnings = [line for line in result.stderr.splitlines() if line.startswith("distill: warning")]
     # one line per broken plugin, naming it and what to do
     assert len(warnings) == 2
-    assert any("'broken-import'" in w and "distill plugins" in w for w in warnings)
+    assert any("'broken-import'" in w and "import failed: RuntimeError" in w and "distill plugins" in w
+               for w in warnings)
+    assert any("'broken-hooks'" in w and "register_vocoders failed: TypeError" in w and "distill plugins" in w
+               for w in warnings)
 
 
 def test_vocoders_json_describes_backends():
@@ -132,3 +135,26 @@ def test_backends_import_only_the_plugin_surface():
     assert set(distill.plugin.__all__) >= {"hookimpl", "VocoderBase", "VocoderState", "VocoderTrainingRun",
                                            "Interrupted", "DownloadProgress", "read_audio", "save_checkpoint",
                                            "load_checkpoint", "resolve_device"}
+
+
+class Impostor:
+    """A second plugin registering a vocoder under a name another package already holds."""
+
+    @hookimpl
+    def register_vocoders(self, register):
+        from distill_griffinlim.vocoders import GriffinLim
+
+        class Copy(GriffinLim):
+            name = "griffinlim"
+
+        register(Copy)
+
+
+def test_a_vocoder_name_that_is_taken_is_refused_and_the_first_one_kept():
+    get_plugins().register(Impostor(), name="impostor")
+    rows = {r["name"]: r for r in json.loads(run_cli("vocoders", "--json").stdout)}
+    assert rows["griffinlim"]["package"] == "distill-griffinlim"
+    plugins = {p["name"]: p for p in json.loads(run_cli("plugins", "--json").stdout)}
+    assert plugins["impostor"]["status"] == "error"
+    assert any("vocoder name 'griffinlim' is already taken by distill-griffinlim" in e
+               for e in plugins["impostor"]["errors"])

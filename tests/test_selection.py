@@ -6,7 +6,7 @@ import pytest
 import soundfile
 import torch
 from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
-from distill.plugins import installed_vocoders
+from distill.plugins import PluginInfo, RegisteredVocoder, installed_vocoders
 from distill.vocoders.contract import VocoderTrainingRun
 from distill.vocoders.selection import load_vocoder, select_vocoder
 from signals import harmonic_tone
@@ -144,3 +144,49 @@ def test_a_state_measured_without_the_usable_rival_is_used_with_a_note(fitted_st
     choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
     assert choice.backend.name == "griffinlim-fitted"
     assert any("not measured against 'griffinlim'" in w and "--save" in w for w in choice.warnings)
+
+
+# -- the ranking rules, each separated from the others by stub backends whose priorities disagree ----
+def _stub(base: type, name: str, priority: int, weights: bool | None = None, mel_spec: MelSpec | None = None):
+    attributes = {"name": name, "priority": priority, "weights_present": classmethod(lambda cls: weights)}
+    if mel_spec is not None:
+        attributes["mel_spec"] = mel_spec
+    backend = type(f"Stub_{name.replace('-', '_')}", (base,), attributes)
+    return name, RegisteredVocoder(backend, PluginInfo(name="stubs", distribution="stubs", version="0"))
+
+
+def _universal(name: str, priority: int, **kwargs):
+    from distill_griffinlim.vocoders import GriffinLim
+
+    return _stub(GriffinLim, name, priority, **kwargs)
+
+
+def test_a_bundled_state_beats_a_universal_backend_of_higher_priority(fitted_state):
+    from distill_griffinlim.vocoders import FittedGriffinLim
+
+    installed = dict([_stub(FittedGriffinLim, "humble", -1000), _universal("mighty", 1000)])
+    state = attrs.evolve(fitted_state, backend="humble")
+    choice = select_vocoder(Model(vocoder_state={"humble": state}), installed=installed)
+    assert choice.backend.name == "humble" and "trained for this model" in choice.reason
+
+
+def test_the_name_breaks_a_tie_of_rank_and_priority():
+    installed = dict([_universal("beta", 5), _universal("alpha", 5)])
+    assert select_vocoder(Model(), installed=installed).backend.name == "alpha"
+
+
+def test_weights_here_beat_a_higher_priority_that_must_download_and_the_note_says_how():
+    installed = dict([_universal("big", 100, weights=False), _universal("small", 0, weights=True)])
+    choice = select_vocoder(Model(), installed=installed)
+    assert choice.backend.name == "small"
+    assert ("vocoder 'big' would be preferred but its weights are not on this machine: "
+            "`distill vocoders download big` fetches them") in choice.warnings
+    assert select_vocoder(Model(), installed=dict([_universal("big", 100, weights=True),
+                                                   _universal("small", 0, weights=True)])).backend.name == "big"
+
+
+def test_a_conversion_ranks_below_the_same_recipe_whatever_the_priorities():
+    other = MelSpec(sample_rate=24000, n_fft=1024, win_length=1024, hop_length=256, n_mels=100)
+    installed = dict([_universal("foreign", 1000, mel_spec=other), _universal("native", -1000)])
+    choice = select_vocoder(Model(), installed=installed)
+    assert choice.backend.name == "native" and not choice.needs_conversion
