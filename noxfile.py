@@ -5,6 +5,7 @@ an unpinned torch would pull gigabytes of CUDA wheels.
     nox -s tests       set up and run the test suite (what CI runs)
     nox -s slow        only the slow checks (full-size BigVGAN parity, long renders)
     nox -s bench       the benchmarks (tests/bench/run.py; `nox -s bench -- bigvgan` for one)
+    nox -s mutation    mutation testing (mutmut) of the auto-selector and the model file
     nox -s pretrain    rebuild the base vocoder's corpus and weights (needs fluidsynth; hours on a CPU)
     nox -s lint        ruff
     nox -s typecheck   mypy on the packages
@@ -69,6 +70,34 @@ def slow(session: nox.Session) -> None:
     install_packages(session, *TEST_TOOLS)
     install_reference(session)
     session.run("pytest", "-m", "slow", *session.posargs)
+
+
+MUTATION_TARGETS = ["distill/vocoders/selection.py", "distill/modelfile.py"]
+MUTATION_TESTS = ["tests/test_selection.py", "tests/test_modelfile.py", "tests/test_modelfile_fuzz.py"]
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the auto-selector and the model file with the tests that cover them.
+    mutmut expects a src/ layout: it runs in a scratch copy of distill-core's src/ and the tests."""
+    import shutil
+
+    install_packages(session, *TEST_TOOLS, "mutmut>=3.3")
+    work = Path(session.create_tmp()).resolve() / "mutation"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(ROOT / "packages" / "distill-core" / "src", work / "src")
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("plugins", "bench", "__pycache__"))
+    only = ", ".join(f'"src/{target}"' for target in MUTATION_TARGETS)
+    tests = ", ".join(f'"{test}"' for test in MUTATION_TESTS)
+    (work / "pyproject.toml").write_text(
+        f'[tool.mutmut]\nsource_paths = ["src"]\nonly_mutate = [{only}]\n'
+        f"pytest_add_cli_args_test_selection = [{tests}]\n"
+        'process_isolation = "forkserver"\n'  # torch's thread pool does not survive a plain fork
+        '[tool.pytest.ini_options]\nmarkers = ["slow: long-running checks"]\naddopts = "-m \'not slow\'"\n'
+    )
+    session.chdir(work)
+    session.run("mutmut", "run", *session.posargs, success_codes=[0, 1], env={"OMP_NUM_THREADS": "1"})
+    session.run("mutmut", "results")
 
 
 @nox.session

@@ -190,3 +190,31 @@ def test_a_conversion_ranks_below_the_same_recipe_whatever_the_priorities():
     installed = dict([_universal("foreign", 1000, mel_spec=other), _universal("native", -1000)])
     choice = select_vocoder(Model(), installed=installed)
     assert choice.backend.name == "native" and not choice.needs_conversion
+
+
+def test_a_bundled_state_is_used_when_no_universal_backend_is_usable(fitted_state):
+    installed = {"griffinlim-fitted": example_plugin()["griffinlim-fitted"]}
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": fitted_state}), installed=installed)
+    assert choice.backend.name == "griffinlim-fitted" and choice.reason.endswith("is bundled in it")
+
+
+def test_built_vocoders_are_cached_per_state_device_and_recipe(fitted_state):
+    model = Model(vocoder_state={"griffinlim-fitted": fitted_state})
+    choice = select_vocoder(model, installed=example_plugin())
+    vocoder = load_vocoder(choice, DISTILL_MEL, "cpu")
+    assert torch.equal(vocoder.inverse, fitted_state.weights["inverse"]) and vocoder.device == "cpu"
+    assert load_vocoder(choice, DISTILL_MEL, "cpu") is vocoder  # built once
+    twin = attrs.evolve(fitted_state, weights={"inverse": fitted_state.weights["inverse"] * 2})
+    other = load_vocoder(select_vocoder(Model(vocoder_state={"griffinlim-fitted": twin}), installed=example_plugin()),
+                         DISTILL_MEL, "cpu")
+    assert other is not vocoder and torch.equal(other.inverse, twin.weights["inverse"])  # keyed by the state itself
+    assert load_vocoder(choice, DISTILL_MEL, "meta") is not vocoder
+
+    # A converting vocoder is built per source recipe: each converts from its own model's mels.
+    installed = {"griffinlim-22k": example_plugin()["griffinlim-22k"]}
+    first, second = DISTILL_MEL, MelSpec(fmin=30.0)
+    a = load_vocoder(select_vocoder(Model(mel_spec=first), installed=installed), first, "cpu")
+    b = load_vocoder(select_vocoder(Model(mel_spec=second), installed=installed), second, "cpu")
+    assert a is not b and a.mel_spec == first and b.mel_spec == second
+    plain = load_vocoder(select_vocoder(Model(mel_spec=a.inner.mel_spec), installed=installed), first, "cpu")
+    assert plain is not a and plain.mel_spec == a.inner.mel_spec
