@@ -8,6 +8,7 @@ held-out audio from its true mels, on two corpora no vocoder trained on:
 
 Metrics from distill.audio_metrics (ViSQOL on the files joined with gaps). Griffin-Lim runs with two
 seeds (its random initial phase): their spread is the noise of its rows; the base is deterministic.
+Two experimental rows warm-start Griffin-Lim from the base's phase (docs/benchmarks.md, experiment log).
 Also: steady tones (level and frequency kept), the periodic artefacts of upsampling (tones at multiples
 of 44100 / 8 = 5512.5 Hz) and of per-frame phase (multiples of 86.13 Hz), and speed against HiFi-GAN V2.
 
@@ -75,6 +76,31 @@ def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[s
                      "voicing err %": round(100 * (row.voicing_error or 0.0), 1), "speed x": round(row.speed, 1)})
         print(rows[-1], flush=True)
     return rows
+
+
+def warm_started_griffin_lim(iterations: int) -> Any:
+    """An experiment, not a product path: the base's phase as fast Griffin-Lim's starting point, with the
+    mel pseudo-inverse's magnitude (the base's learnt magnitude does not survive re-analysis)."""
+    from distill_hifigan.backend import HiFiGANBase
+    from distill_hifigan.frame_generator import analysis_stft
+
+    base = HiFiGANBase.load()
+    generator = next(value for value in vars(base).values() if isinstance(value, torch.nn.Module))
+
+    def render(mel: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            batch = mel[None]
+            _, phase = generator.spectrum(batch)
+            log_magnitude = torch.log(torch.clamp(generator.pinv @ torch.exp(batch), min=1e-5))
+            angles, previous = torch.polar(torch.ones_like(phase), phase), torch.zeros_like(phase, dtype=torch.cfloat)
+            for _ in range(iterations):
+                wave = generator.synthesise(log_magnitude, torch.angle(angles))[:, 0]
+                rebuilt = analysis_stft(wave, generator.config, generator.window)
+                angles = rebuilt - previous * (0.99 / 1.99)
+                angles, previous = angles / (angles.abs() + 1e-16), rebuilt
+            return generator.synthesise(log_magnitude, torch.angle(angles)).clamp(-1, 1).reshape(-1)
+
+    return render
 
 
 def griffin_lim_renderers() -> dict[str, Any]:
@@ -189,7 +215,8 @@ def speed_rows() -> list[dict[str, Any]]:
 
 
 def run() -> list[dict[str, Any]]:
-    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers()}
+    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers(),
+                 **{f"base phase + {n} Griffin-Lim it (experiment)": warm_started_griffin_lim(n) for n in (8, 32)}}
     rows = rows_for("demo", demo_clips(), renderers) + rows_for("real", real_clips(), renderers)
     return rows + artefact_rows({"hifigan-base": base_renderer(), "Griffin-Lim 32 it, seed 0":
                                  renderers["Griffin-Lim 32 it, seed 0"]}) + speed_rows()
@@ -220,7 +247,8 @@ def quality_rows(workdir: Path, minutes: list[float]) -> list[dict[str, Any]]:
 
     model, env = demo_model(workdir)
     clips, _ = held_out_audio(load_model(model))
-    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers()}
+    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers(),
+                 **{f"base phase + {n} Griffin-Lim it (experiment)": warm_started_griffin_lim(n) for n in (8, 32)}}
     for m in minutes:
         for origin in ("base", "scratch"):
             path = workdir / "quality" / f"demo-{origin}-{m:g}min.distill"
