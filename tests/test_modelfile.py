@@ -16,8 +16,9 @@ import pytest
 import torch
 from conftest import run_cli
 from distill import DISTILL_MEL, DistillError, VocoderState
-from distill.model import DistillModel, Slider, SliderAnalysis
+from distill.model import DistillModel
 from distill.modelfile import load_model, read_header, save_model
+from distill.sliders import Slider, SliderAnalysis
 from safetensors.torch import save_file
 
 

@@ -21,7 +21,8 @@ def _write_models(count: int) -> None:
     import torch
     from distill import DISTILL_MEL, VocoderState
     from distill.library import save_to_library
-    from distill.model import DistillModel, Slider, SliderAnalysis
+    from distill.model import DistillModel
+    from distill.sliders import Slider, SliderAnalysis
 
     for i in range(count):
         sliders = [Slider(f"axis {k}", k, -1.0, 1.0, 0.0, 0.5 / (k + 1), {"rms": 0.5}) for k in range(4)]

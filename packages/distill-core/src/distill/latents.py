@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from .model import SliderAnalysis
+from .sliders import SliderAnalysis
 
 
 def correlation_time(evolution: float) -> float:

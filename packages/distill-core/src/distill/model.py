@@ -12,37 +12,7 @@ from .vocoders.contract import VocoderState
 if TYPE_CHECKING:
     import torch
 
-@attrs.define
-class Slider:
-    """One musical control: an offset along a principal direction of the latent space."""
-
-    name: str  # e.g. "brightness", or "axis 3" when no audio feature explains it
-    component: int  # row of SliderAnalysis.components
-    low: float  # safe range, from percentiles of the encoded corpus
-    high: float
-    default: float  # the corpus mean: leaves the sound unchanged
-    explained_variance: float  # fraction of latent variance along this direction
-    correlations: dict[str, float] = attrs.field(factory=dict)  # audio feature -> Pearson r
-
-
-@attrs.define(eq=False)
-class SliderAnalysis:
-    """PCA of the encoded corpus: the sliders, and the Gaussian that prior sampling draws from."""
-
-    sliders: list[Slider]
-    components: torch.Tensor  # [latent_dim, latent_dim]: every principal direction, unit rows, by variance
-    center: torch.Tensor  # [latent_dim], mean of the encoded corpus
-    scales: torch.Tensor  # [latent_dim], standard deviation of the corpus along each component
-
-    def by_name(self, key: str) -> Slider:
-        """A slider by name or by index (as a string or an int)."""
-        from .errors import DistillError
-
-        for i, slider in enumerate(self.sliders):
-            if key in (slider.name, str(i)):
-                return slider
-        valid = ", ".join(f"{i}={s.name!r}" for i, s in enumerate(self.sliders))
-        raise DistillError(f"unknown slider {key!r}; this model's sliders: {valid}")
+    from .sliders import SliderAnalysis
 
 
 @attrs.define(eq=False)

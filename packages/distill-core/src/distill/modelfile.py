@@ -25,7 +25,8 @@ from .atomic import atomic_output
 from .errors import DistillError
 from .files import open_regular, parse_json
 from .melspec import MelSpec
-from .model import DistillModel, Slider, SliderAnalysis
+from .model import DistillModel
+from .sliders import Slider, SliderAnalysis
 from .vocoders.contract import VocoderState
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ import torch
 from . import latents as lat
 from .errors import DistillError
 from .melspec import MelSpec
-from .model import DistillModel, SliderAnalysis
+from .model import DistillModel
+from .sliders import SliderAnalysis
 from .vae import MelVAE
 from .vocoders.contract import VocoderBase
 

@@ -10,11 +10,16 @@ corpus' own projections. Each is named after the audio feature it correlates wit
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+import attrs
 
 from .melspec import DISTILL_MEL, MelSpec
-from .model import Slider, SliderAnalysis
-from .vae import MelVAE
+
+if TYPE_CHECKING:
+    import torch
+
+    from .vae import MelVAE
 
 MAX_SLIDERS = 6
 MIN_EXPLAINED = 0.05  # a direction explaining less than this share of the variance is not a slider
@@ -22,9 +27,43 @@ MIN_CORRELATION = 0.4
 FEATURES = ("loudness", "brightness", "noisiness", "pitch")
 
 
+@attrs.define
+class Slider:
+    """One musical control: an offset along a principal direction of the latent space."""
+
+    name: str  # e.g. "brightness", or "axis 3" when no audio feature explains it
+    component: int  # row of SliderAnalysis.components
+    low: float  # safe range, from percentiles of the encoded corpus
+    high: float
+    default: float  # the corpus mean: leaves the sound unchanged
+    explained_variance: float  # fraction of latent variance along this direction
+    correlations: dict[str, float] = attrs.field(factory=dict)  # audio feature -> Pearson r
+
+
+@attrs.define(eq=False)
+class SliderAnalysis:
+    """PCA of the encoded corpus: the sliders, and the Gaussian that prior sampling draws from."""
+
+    sliders: list[Slider]
+    components: torch.Tensor  # [latent_dim, latent_dim]: every principal direction, unit rows, by variance
+    center: torch.Tensor  # [latent_dim], mean of the encoded corpus
+    scales: torch.Tensor  # [latent_dim], standard deviation of the corpus along each component
+
+    def by_name(self, key: str) -> Slider:
+        """A slider by name or by index (as a string or an int)."""
+        from .errors import DistillError
+
+        for i, slider in enumerate(self.sliders):
+            if key in (slider.name, str(i)):
+                return slider
+        valid = ", ".join(f"{i}={s.name!r}" for i, s in enumerate(self.sliders))
+        raise DistillError(f"unknown slider {key!r}; this model's sliders: {valid}")
+
+
 def frame_features(mel: torch.Tensor, spec: MelSpec = DISTILL_MEL) -> dict[str, torch.Tensor]:
     """Per-frame audio features from log-mels [n_mels, T]: each a tensor [T]."""
     import numpy as np
+    import torch
 
     from .melspec import hz_to_mel, mel_to_hz
 
@@ -40,9 +79,17 @@ def frame_features(mel: torch.Tensor, spec: MelSpec = DISTILL_MEL) -> dict[str, 
     }
 
 
-@torch.inference_mode()
 def encode_corpus(vae: MelVAE, mels: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Posterior means of every latent frame [N, latent_dim], and the features of the mel frames each covers."""
+    import torch
+
+    with torch.inference_mode():
+        return _encode(vae, mels)
+
+
+def _encode(vae: MelVAE, mels: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    import torch
+
     latents: list[torch.Tensor] = []
     features: dict[str, list[torch.Tensor]] = {name: [] for name in FEATURES}
     for mel in mels:
@@ -62,6 +109,8 @@ def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def analyse(vae: MelVAE, mels: list[torch.Tensor]) -> SliderAnalysis:
+    import torch
+
     latents, features = encode_corpus(vae, mels)
     center = latents.mean(dim=0)
     centred = (latents - center).double()
