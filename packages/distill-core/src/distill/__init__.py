@@ -22,6 +22,7 @@ from .api import (
     generate,
     load,
     replay,
+    save_slider_preset,
     train,
     train_vocoder,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "replay",
     "resolve_model",
     "save_preset",
+    "save_slider_preset",
     "train",
     "train_vocoder",
     "verify_model_file",

@@ -405,6 +405,19 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     return list(loaded.sliders.sliders)
 
 
+def save_slider_preset(model: str | os.PathLike[str], preset: str,
+                       sliders: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+    """Store slider values (by name or index) as `preset` of a library model, clamped to their safe
+    ranges as `generate` would; returns the stored values and a warning for each clamp."""
+    from .pipeline import check_sliders
+    from .slider_presets import save_preset
+
+    loaded = load(model)
+    values, warnings = check_sliders(loaded.analysis, dict(sliders))
+    save_preset(loaded.model.name, preset, values)
+    return values, warnings
+
+
 # -- generate ---------------------------------------------------------------------------------------
 def generate(
     model: str | os.PathLike[str], *, seconds: float = 5.0, count: int = 1, seed: int | None = None,

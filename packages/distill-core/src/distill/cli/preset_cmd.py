@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from .output import echo_json, echo_table
-
-if TYPE_CHECKING:
-    from ..pipeline import LoadedModel
 
 
 @click.group("preset")
 def preset_group() -> None:
     """Save, list and delete slider presets of a model (use one with `generate --preset NAME`)."""
-
-
-def _model(ref: str) -> LoadedModel:
-    from ..library import resolve_model
-    from ..modelfile import load_model
-    from ..pipeline import LoadedModel
-
-    return LoadedModel(load_model(resolve_model(ref)))
 
 
 @preset_group.command("save")
@@ -31,17 +18,16 @@ def _model(ref: str) -> LoadedModel:
 @click.option("--slider", "sliders", multiple=True, required=True, metavar="NAME=VALUE")
 def save_command(model_ref: str, name: str, sliders: tuple[str, ...]) -> None:
     """Save the given slider values as preset NAME of MODEL (values outside the safe range are clamped)."""
-    from ..pipeline import check_sliders
-    from ..slider_presets import save_preset
+    from ..api import save_slider_preset
+    from ..library import resolve_model
+    from ..modelfile import read_header
     from .generate_cmd import _parse_pairs
 
-    loaded = _model(model_ref)
-    values, warnings = check_sliders(loaded.analysis, dict(_parse_pairs(sliders, "--slider", "=")))
+    values, warnings = save_slider_preset(model_ref, name, dict(_parse_pairs(sliders, "--slider", "=")))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    save_preset(loaded.model.name, name, values)
-    click.echo(f"saved preset {name!r} of {loaded.model.name!r}: "
-               + ", ".join(f"{k}={v:g}" for k, v in values.items()))
+    model_name = read_header(resolve_model(model_ref))["name"]
+    click.echo(f"saved preset {name!r} of {model_name!r}: " + ", ".join(f"{k}={v:g}" for k, v in values.items()))
 
 
 @preset_group.command("list")
