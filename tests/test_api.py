@@ -58,6 +58,8 @@ def test_the_whole_cycle_through_the_python_api(tmp_path):
         distill.train(corpus, "cut", **SETTINGS)
     result = run_cli("train", str(corpus), "--name", "cut", expect=1)
     assert "add --resume to continue it, or --restart to discard it" in result.stderr
+    odd = distill.DistillError("/takes/my--take.wav (--resume X): run `distill train DIR --name N`, or add --overwrite")
+    assert str(odd) == "/takes/my--take.wav (resume=X): run `distill train DIR --name N`, or add overwrite=True"
 
     resumed = distill.train(corpus, "cut", resume=True, **SETTINGS)
     assert resumed.resumed_from == 12 and resumed.steps == 30

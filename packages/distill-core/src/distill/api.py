@@ -283,10 +283,7 @@ def train_vocoder(
         command += ["--audio", str(audio)] if audio else []
         raise Interrupted(stop.step, stop.checkpoint, shlex.join(command)) from None
 
-    current = load_model(path)  # the file may have changed while we trained: never overwrite another model
-    if current.id != loaded.id:
-        raise DistillError(f"{path} was replaced by another model while the vocoder trained; the checkpoint in "
-                           f"{folder} is kept: retrain the vocoder for the new model with --restart")
+    current = _unchanged(path, loaded.id, f"the vocoder trained (its checkpoint in {folder} is kept)")
     state.training.setdefault("corpus_fingerprint", corpus.fingerprint)
     state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
@@ -294,6 +291,7 @@ def train_vocoder(
     figures = _measure(current, audio, torch_device, report)
     if figures:
         state.training["figures"] = figures
+    _unchanged(path, loaded.id, "the vocoder was measured")
     save_model(current, path)
     growth = path.stat().st_size - before
     minutes_done = state.training.get("seconds", time.monotonic() - started) / 60
@@ -310,11 +308,23 @@ def train_vocoder(
         report.say(f"note: {note}")
     return TrainedVocoder(
         model=loaded.name, path=path, backend=name, steps=state.training.get("steps"),
-        resumed_from=first_step[0] if first_step else int(state.training.get("steps") or 0),
+        resumed_from=(first_step[0] if first_step else int(state.training.get("steps") or 0)) if resume else 0,
         minutes=round(minutes_done, 2), losses=state.training.get("losses", {}), bytes_added=growth,
         checkpoint=folder, warnings=[warning] if warning else [], figures=figures,
         auto=(choice.backend.name, choice.reason),
     )
+
+
+def _unchanged(path: Path, model_id: str, during: str) -> DistillModel:
+    """The model at `path` as it is now, which must still be the one with `model_id`: a long operation
+    never overwrites a model that was replaced while it ran."""
+    from .modelfile import load_model
+
+    current = load_model(path)
+    if current.id != model_id:
+        raise DistillError(f"{path} was replaced by another model while {during}; nothing was saved: "
+                           "run it again for the new model")
+    return current
 
 
 def _trainable_backend(model: DistillModel, requested: str | None, resumable: set[str],
@@ -400,9 +410,11 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     fingerprint = loaded.training.get("corpus_fingerprint")
     if fingerprint and corpus.fingerprint != fingerprint:
         report.say(f"note: the audio in {folder} differs from what {loaded.name!r} was trained on", warning=True)
-    loaded.sliders = analyse(LoadedModel(loaded).vae, [f.audio for f in corpus.files])
-    save_model(loaded, path)
-    return list(loaded.sliders.sliders)
+    sliders = analyse(LoadedModel(loaded).vae, [f.audio for f in corpus.files])
+    current = _unchanged(path, loaded.id, "the slider analysis ran")  # keep what changed meanwhile (a vocoder)
+    current.sliders = sliders
+    save_model(current, path)
+    return list(sliders.sliders)
 
 
 def save_slider_preset(model: str | os.PathLike[str], preset: str,
@@ -623,9 +635,10 @@ def compare_vocoders(
     from .vocoders.compare import compare
 
     path = resolve_model(str(model))
-    result = compare(load_model(path), Path(audio) if audio else None, resolve_device(device)[0],
+    compared = load_model(path)
+    result = compare(compared, Path(audio) if audio else None, resolve_device(device)[0],
                      download=download, progress=progress)
-    current = load_model(path)
+    current = _unchanged(path, compared.id, "the comparison ran") if save else compared
     if save and current.vocoder_state:
         for state in current.vocoder_state.values():
             state.training["figures"] = result.figures()

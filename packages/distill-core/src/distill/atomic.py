@@ -1,8 +1,9 @@
 """Atomic file writes: write a temp file beside the target, fsync, then put it in place in one step.
 
 A crash mid-write never leaves a half file under the final name, and concurrent writers each get
-their own temp file (`.<name>.<pid>-<random>.tmp`, ignored by listings). A temp file whose process
-has died (kill -9, power loss) is removed by the next write into the same folder. Running out of
+their own temp file (`.<name>.distill-<host>-<pid>-<random>.tmp`, ignored by listings). A temp file
+whose process on this host has died (kill -9, power loss) is removed by the next write into the
+same folder. Running out of
 space is reported as such, with the partial file removed. Scratch data that never becomes a user's
 file lives in the system's temp folder.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -27,7 +29,11 @@ import attrs
 from .errors import DistillError
 
 NEARLY_FULL_BYTES = 1 << 20  # a write that fails with less than this left failed for want of space
-_TEMP = re.compile(r"\..+\.(\d+)-[^.]+\.tmp")
+_HOST = re.sub(r"[^A-Za-z0-9]+", "", socket.gethostname())[:32] or "host"
+# A temp file of ours: `.NAME.distill-HOST-PID-RANDOM.tmp`. Only this host's, whose process is gone,
+# are ever removed (another machine or container sharing the folder has its own process ids).
+_TEMP = re.compile(rf"\..+\.distill-{_HOST}-(\d+)-[^.]+\.tmp")
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 
 
 def replace(temp: Path, path: Path) -> Path:
@@ -40,11 +46,16 @@ def claim(temp: Path, path: Path) -> Path:
     writers can never both believe they wrote `path`."""
     try:
         os.link(temp, path)  # atomic create-if-absent, with the content already complete
-    except FileExistsError:
-        raise
-    except OSError:  # a file system without hard links: reserve the name, then fill it in one step
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A file system without hard links: reserve the name, then fill it in one step.
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        os.replace(temp, path)
+        try:
+            os.replace(temp, path)
+        except OSError:
+            os.unlink(path)
+            raise
         return path
     os.unlink(temp)
     return path
@@ -79,7 +90,8 @@ def atomic_output(
     `size_hint` (bytes) goes into the message when the disk fills up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.distill-{_HOST}-{os.getpid()}-",
+                                     suffix=".tmp")
     os.close(fd)
     temp = Path(temp_name)
     try:
@@ -125,7 +137,9 @@ def _mb(size: int) -> str:
 
 
 def remove_stale_temps(folder: Path) -> None:
-    """Delete temp files in `folder` left by a distill process that no longer runs."""
+    """Delete temp files in `folder` left by a distill process of this host that no longer runs."""
+    if os.name != "posix":
+        return
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             match = _TEMP.fullmatch(entry.name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_OPTION = re.compile(r"--([a-z][a-z-]*)(?: ([A-Z][A-Z_]*)\b)?")
+# An option as messages write it: after a space, "(" or the start, never inside a path or a name.
+_OPTION = re.compile(r"(?<![^\s(])--([a-z][a-z-]*)(?: ([A-Z][A-Z_]*)\b)?")
 _CODE = re.compile(r"(`[^`]*`)")
 _FLAGS = {"resume", "restart", "overwrite", "from-scratch", "download", "save"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -84,6 +85,7 @@ def parse_json(raw: bytes | str, max_bytes: int = MAX_JSON_BYTES) -> Any:
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if len(data) > max_bytes:
         raise JSONRefused(f"{len(data)} bytes of JSON (the limit is {max_bytes})")
+    text = data.decode("utf-8")  # strictly: json.loads would also take UTF-16/32, which the scan cannot read
     depth = deepest = 0
     for byte in _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS):  # brackets in strings do not nest
         if byte in b"[{":
@@ -93,11 +95,21 @@ def parse_json(raw: bytes | str, max_bytes: int = MAX_JSON_BYTES) -> Any:
                 raise JSONRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         elif byte in b"]}":
             depth -= 1
-    return json.loads(data, parse_constant=_no_constants)
+    try:
+        return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
+    except RecursionError:  # not reachable after the depth scan, but never a traceback
+        raise JSONRefused(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 def _no_constants(name: str) -> NoReturn:
     raise JSONRefused(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JSONRefused(f"{text} is too large for a number")
+    return value
 
 
 def read_json(path: str | os.PathLike[str], what: str) -> Any:

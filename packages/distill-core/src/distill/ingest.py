@@ -188,7 +188,7 @@ def _examine(path: Path, relative: str, sample_rate: int, min_samples: int) -> C
     try:
         sha256 = sha256_file(path)
     except (OSError, DistillError) as error:  # the file vanished or lost its permissions since it was decoded
-        return cannot_read(str(error))
+        return cannot_read(getattr(error, "cli_message", None) or str(error))
     return CorpusFile(
         path=path,
         relative=relative,
