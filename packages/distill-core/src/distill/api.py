@@ -288,7 +288,11 @@ def train_vocoder(
     state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
     current.vocoder_state[name] = state
-    figures = _measure(current, audio, torch_device, report)
+    if run.stop is not None and run.stop.is_set():  # cancelled after the last step: keep it, skip measuring
+        figures = None
+        report.say("note: not measured (cancelled); --vocoder auto will prefer the bundled vocoder")
+    else:
+        figures = _measure(current, audio, torch_device, report)
     if figures:
         state.training["figures"] = figures
     _unchanged(path, loaded.id, "the vocoder was measured")

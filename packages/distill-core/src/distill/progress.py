@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -54,13 +55,13 @@ class Reporter:
     def __init__(self, callback: ProgressCallback | None) -> None:
         self.callback = callback
         self.started = time.monotonic()
-        self.first: tuple[int, float] | None = None
+        self.first: tuple[str, int, float] | None = None  # phase, step and time the ETA counts from
 
     def step(self, phase: str, step: int, total: int = 0, metrics: Mapping[str, float] | None = None) -> None:
         now = time.monotonic()
-        if self.first is None or self.first[0] > step:
-            self.first = (step, now)
-        done, since = step - self.first[0], now - self.first[1]
+        if self.first is None or self.first[0] != phase or self.first[1] > step:
+            self.first = (phase, step, now)
+        done, since = step - self.first[1], now - self.first[2]
         eta = (total - step) * since / done if total and done > 0 else None
         self.send(Progress(phase, step, total, dict(metrics or {}), now - self.started, eta))
 
@@ -84,6 +85,7 @@ def cancel_on_sigint() -> Iterator[threading.Event]:
         if requested.is_set():
             raise KeyboardInterrupt
         requested.set()
+        print("\nstopping at the next safe point (press Ctrl-C again to abort at once)", file=sys.stderr)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
