@@ -127,3 +127,13 @@ def test_refusals_say_what_to_do(corpus, tmp_path):
     assert "invalid model name 'bad/name': use 1-64 letters, digits" in result.stderr
     result = run_cli("train", str(corpus), "--name", "x", "--steps", "5", "--epochs", "1", expect=2)
     assert "not both" in result.stderr
+
+
+def test_restart_discards_the_interrupted_run_and_its_previews(corpus):
+    interrupt_after(12, "train", corpus, "again", steps=40, batch_size=2, checkpoint_every=5, seed=7)
+    previews = checkpoint_dir("again") / "previews"
+    assert (checkpoint_dir("again") / "vae.ckpt").exists() and (previews / "step-000010.wav").exists()
+    record = json.loads(run_cli("train", str(corpus), "--name", "again", "--restart", "--steps", "8",
+                                "--batch-size", "2", "--checkpoint-every", "6", "--json").stdout)
+    assert record["resumed_from"] == 0 and record["steps"] == 8
+    assert sorted(p.name for p in previews.iterdir()) == ["step-000006.wav"]  # none of the discarded run's

@@ -126,6 +126,9 @@ def train(
     if checkpoint.exists() and not (resume or restart):
         raise DistillError(f"an interrupted run of {name!r} left a checkpoint ({checkpoint}): "
                            "add --resume to continue it, or --restart to discard it")
+    if restart:  # the discarded run's checkpoint and previews go; a vocoder's own checkpoints stay
+        checkpoint.unlink(missing_ok=True)
+        shutil.rmtree(checkpoint.parent / "previews", ignore_errors=True)
     torch_device, device_note = resolve_device(device)
     if device_note:
         report.say(f"note: {device_note}")
