@@ -286,19 +286,20 @@ def train_vocoder(
         command += ["--audio", str(audio)] if audio else []
         raise Interrupted(stop.step, stop.checkpoint, shlex.join(command)) from None
 
-    current = _unchanged(path, loaded.id, f"the vocoder trained (its checkpoint in {folder} is kept)")
     state.training.setdefault("corpus_fingerprint", corpus.fingerprint)
     state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
-    current.vocoder_state[name] = state
+    loaded.vocoder_state[name] = state
     if run.stop is not None and run.stop.is_set():  # cancelled after the last step: keep it, skip measuring
         figures = None
         report.say("note: not measured (cancelled); --vocoder auto will prefer the bundled vocoder")
     else:
-        figures = _measure(current, audio, torch_device, report)
+        figures = _measure(loaded, audio, torch_device, report)
     if figures:
         state.training["figures"] = figures
-    _unchanged(path, loaded.id, "the vocoder was measured")
+    # Read again just before saving: whatever else changed in the file meanwhile is kept.
+    current = _unchanged(path, loaded.id, f"the vocoder trained (its checkpoint in {folder} is kept)")
+    current.vocoder_state[name] = state
     save_model(current, path)
     growth = path.stat().st_size - before
     minutes_done = state.training.get("seconds", time.monotonic() - started) / 60

@@ -45,7 +45,7 @@ def open_regular(path: str | os.PathLike[str], what: str = "file") -> IO[bytes]:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise DistillError(f"{path} is {kind_of(mode)}, not a regular file; give the path of a {what}")
+        _not_regular(path, mode, what)
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
@@ -57,8 +57,12 @@ def _refuse_special(path: Path, what: str, exc: OSError) -> NoReturn:
     except OSError:
         mode = stat.S_IFREG
     if not stat.S_ISREG(mode):  # e.g. a socket, which cannot be opened at all
-        raise DistillError(f"{path} is {kind_of(mode)}, not a regular file; give the path of a {what}") from None
+        _not_regular(path, mode, what)
     raise DistillError(f"cannot read {what} {path}: {exc.strerror or exc}; check its permissions") from None
+
+
+def _not_regular(path: Path, mode: int, what: str) -> NoReturn:
+    raise DistillError(f"{path} is {kind_of(mode)}, not a regular file; give the path of a {what}") from None
 
 
 def check_regular(path: str | os.PathLike[str], what: str = "file") -> Path:
