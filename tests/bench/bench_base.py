@@ -8,13 +8,15 @@ held-out audio from its true mels, on two corpora no vocoder trained on:
 
 Metrics from distill.audio_metrics (ViSQOL on the files joined with gaps). Griffin-Lim runs with two
 seeds (its random initial phase): their spread is the noise of its rows; the base is deterministic.
-Two experimental rows warm-start Griffin-Lim from the base's phase (docs/benchmarks.md, experiment log).
+The base renders the mel pseudo-inverse's magnitude with its phase refined by a few Griffin-Lim
+iterations; a row without that refinement (its learnt magnitude and phase) shows what it changes.
 Also: steady tones (level and frequency kept), the periodic artefacts of upsampling (tones at multiples
 of 44100 / 8 = 5512.5 Hz) and of per-frame phase (multiples of 86.13 Hz), and speed against HiFi-GAN V2.
 
 Run:  python tests/bench/run.py base                     the rows above (a few minutes)
       python tests/bench/bench_base.py --quality 5 15 30  `train-vocoder --minutes M` on the demo model,
                                                           from the base and from scratch (~2 x sum(M) min)
+          [--corpus real] [--only-base]                   ... on a model of the freedesktop sounds; base only
 """
 
 from __future__ import annotations
@@ -52,11 +54,15 @@ def real_clips() -> list[tuple[str, np.ndarray]]:
     return [(p.name, read_audio(p, DISTILL_MEL.sample_rate).audio) for p in sorted(THEME.glob("*.oga"))]
 
 
-def base_renderer() -> Any:
+def base_renderer(refine: int | None = None) -> Any:
+    """The base as `generate` renders it, or with `refine` Griffin-Lim iterations instead of its own
+    (0: its learnt magnitude and phase alone, the render path before refinement)."""
     from distill.pipeline import vocode_stream
     from distill_hifigan.backend import HiFiGANBase
 
     vocoder = HiFiGANBase.load()
+    if refine is not None:
+        vocoder.refine_iterations = refine
 
     def render(mel: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -76,31 +82,6 @@ def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[s
                      "voicing err %": round(100 * (row.voicing_error or 0.0), 1), "speed x": round(row.speed, 1)})
         print(rows[-1], flush=True)
     return rows
-
-
-def warm_started_griffin_lim(iterations: int) -> Any:
-    """An experiment, not a product path: the base's phase as fast Griffin-Lim's starting point, with the
-    mel pseudo-inverse's magnitude (the base's learnt magnitude does not survive re-analysis)."""
-    from distill_hifigan.backend import HiFiGANBase
-    from distill_hifigan.frame_generator import analysis_stft
-
-    base = HiFiGANBase.load()
-    generator = next(value for value in vars(base).values() if isinstance(value, torch.nn.Module))
-
-    def render(mel: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            batch = mel[None]
-            _, phase = generator.spectrum(batch)
-            log_magnitude = torch.log(torch.clamp(generator.pinv @ torch.exp(batch), min=1e-5))
-            angles, previous = torch.polar(torch.ones_like(phase), phase), torch.zeros_like(phase, dtype=torch.cfloat)
-            for _ in range(iterations):
-                wave = generator.synthesise(log_magnitude, torch.angle(angles))[:, 0]
-                rebuilt = analysis_stft(wave, generator.config, generator.window)
-                angles = rebuilt - previous * (0.99 / 1.99)
-                angles, previous = angles / (angles.abs() + 1e-16), rebuilt
-            return generator.synthesise(log_magnitude, torch.angle(angles)).clamp(-1, 1).reshape(-1)
-
-    return render
 
 
 def griffin_lim_renderers() -> dict[str, Any]:
@@ -161,7 +142,7 @@ def speed_rows() -> list[dict[str, Any]]:
     from distill_hifigan.fast import FastGenerator
     from distill_hifigan.frame_generator import frame_generator
     from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
-    from distill_hifigan.settings import FINETUNE, TrainSettings
+    from distill_hifigan.settings import BASE_REFINE_ITERATIONS, FINETUNE, TrainSettings
     from distill_hifigan.step import FrameNetworks, Networks
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -177,10 +158,12 @@ def speed_rows() -> list[dict[str, Any]]:
     config, weights, _ = load_base()
     base = frame_generator(config, DISTILL_MEL.filterbank(), weights).eval()
     with torch.inference_mode(), flush_denormals():
-        best = _race({"base": lambda: torch.cat(list(base.stream(mel)), -1), "hifigan": lambda: fast(mel)})
+        best = _race({"base": lambda: torch.cat(list(base.stream(mel, refine=BASE_REFINE_ITERATIONS)), -1),
+                      "unrefined": lambda: torch.cat(list(base.stream(mel)), -1), "hifigan": lambda: fast(mel)})
     seconds = 20.0
     rows = [{"corpus": "speed", "vocoder": "inference, 20 s of audio",
              "base x real time": round(seconds / best["base"], 1),
+             "base without refinement x real time": round(seconds / best["unrefined"], 1),
              "HiFi-GAN V2 x real time": round(seconds / best["hifigan"], 1),
              "ratio": round(best["hifigan"] / best["base"], 2)}]
     print(rows[-1], flush=True)
@@ -214,20 +197,26 @@ def speed_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def base_renderers() -> dict[str, Any]:
+    return {"hifigan-base": base_renderer(), "hifigan-base, no refinement": base_renderer(0),
+            "hifigan-base, 32 refining it": base_renderer(32)}
+
+
 def run() -> list[dict[str, Any]]:
-    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers(),
-                 **{f"base phase + {n} Griffin-Lim it (experiment)": warm_started_griffin_lim(n) for n in (8, 32)}}
+    renderers = {**base_renderers(), **griffin_lim_renderers()}
     rows = rows_for("demo", demo_clips(), renderers) + rows_for("real", real_clips(), renderers)
-    return rows + artefact_rows({"hifigan-base": base_renderer(), "Griffin-Lim 32 it, seed 0":
+    return rows + artefact_rows({"hifigan-base": renderers["hifigan-base"], "Griffin-Lim 32 it, seed 0":
                                  renderers["Griffin-Lim 32 it, seed 0"]}) + speed_rows()
 
 
-def state_renderer(model: Path) -> Any:
+def state_renderer(model: Path, refine: int = 0) -> Any:
+    """A model's bundled hifigan state as `generate` renders it, or refined as the base is (`refine`)."""
     from distill.modelfile import load_model
     from distill.pipeline import vocode_stream
     from distill_hifigan.backend import HiFiGAN
 
     vocoder = HiFiGAN.load(load_model(model).vocoder_state["hifigan"])
+    vocoder.refine_iterations = refine
 
     def render(mel: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -236,22 +225,38 @@ def state_renderer(model: Path) -> Any:
     return render
 
 
-def quality_rows(workdir: Path, minutes: list[float]) -> list[dict[str, Any]]:
-    """`distill train-vocoder --minutes M` on the demo model from the base and from scratch, measured on
-    the model's held-out files beside the base alone and Griffin-Lim; plus each one's artefact row."""
+def real_model(workdir: Path) -> tuple[Path, dict[str, str]]:
+    """A model trained with `distill train` on the freedesktop sounds (kept in workdir)."""
+    import os
+
+    from bench_hifigan import PLUGINS, _distill
+
+    home = workdir / "home-real"
+    env = {**os.environ, "DISTILL_HOME": str(home), **PLUGINS}
+    model = home / "models" / "real.distill"
+    if not model.exists():
+        real_clips()  # the check that the sounds are installed
+        _distill("train", str(THEME), "--name", "real", "--overwrite", "--restart", env=env)
+    return model, env
+
+
+def quality_rows(workdir: Path, minutes: list[float], corpus: str = "demo",
+                 origins: tuple[str, ...] = ("base", "scratch")) -> list[dict[str, Any]]:
+    """`distill train-vocoder --minutes M` on the corpus' model from the base (and from scratch), measured
+    on the model's held-out files beside the base alone and Griffin-Lim; plus each one's artefact row."""
     import shutil
 
     from bench_hifigan import _distill, demo_model
     from distill.modelfile import load_model
     from distill.vocoders.compare import held_out_audio
+    from distill_hifigan.settings import BASE_REFINE_ITERATIONS
 
-    model, env = demo_model(workdir)
+    model, env = demo_model(workdir) if corpus == "demo" else real_model(workdir)
     clips, _ = held_out_audio(load_model(model))
-    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers(),
-                 **{f"base phase + {n} Griffin-Lim it (experiment)": warm_started_griffin_lim(n) for n in (8, 32)}}
+    renderers = {"hifigan-base": base_renderer(), **griffin_lim_renderers()}
     for m in minutes:
-        for origin in ("base", "scratch"):
-            path = workdir / "quality" / f"demo-{origin}-{m:g}min.distill"
+        for origin in origins:
+            path = workdir / "quality" / f"{corpus}-{origin}-{m:g}min.distill"
             if not path.exists():
                 path.parent.mkdir(exist_ok=True)
                 shutil.copyfile(model, path)
@@ -261,13 +266,17 @@ def quality_rows(workdir: Path, minutes: list[float]) -> list[dict[str, Any]]:
                 print(f"{path.name}: {(time.monotonic() - started) / 60:.1f} min", flush=True)
             steps = load_model(path).vocoder_state["hifigan"].training["steps"]
             renderers[f"from {origin}, {m:g} min ({steps} steps)"] = state_renderer(path)
-    return rows_for("demo model held-out", clips, renderers) + artefact_rows(
+            if origin == "base":
+                renderers[f"from base, {m:g} min, refined as the base"] = state_renderer(path, BASE_REFINE_ITERATIONS)
+    return rows_for(f"{corpus} model held-out", clips, renderers) + artefact_rows(
         {k: v for k, v in renderers.items() if "Griffin" not in k})
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quality", nargs="+", type=float, metavar="MINUTES")
+    parser.add_argument("--corpus", choices=["demo", "real"], default="demo")
+    parser.add_argument("--only-base", action="store_true", help="fine-tune from the base only, not from scratch")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -275,6 +284,7 @@ if __name__ == "__main__":
 
     if args.quality:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="distill-bench-base-"))
-        print(table(quality_rows(workdir, args.quality)))
+        origins = ("base",) if args.only_base else ("base", "scratch")
+        print(table(quality_rows(workdir, args.quality, args.corpus, origins)))
     else:
         print(table(run()))

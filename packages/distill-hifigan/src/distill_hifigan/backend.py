@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from distill.plugin import DISTILL_MEL, DistillError, VocoderBase, VocoderKind, VocoderState, VocoderTrainingRun
 
 from . import __version__
-from .settings import ENOUGH_STEPS
+from .settings import BASE_REFINE_ITERATIONS, ENOUGH_STEPS
 
 if TYPE_CHECKING:
     import torch
@@ -28,6 +28,7 @@ class HiFiGAN(VocoderBase):
     window_frames: ClassVar[int] = 1024
     overlap_frames: ClassVar[int] = 128
     crossfade_frames: ClassVar[int | None] = 16
+    refine_iterations: ClassVar[int] = 0  # a fine-tuned state renders its own learnt magnitude and phase
 
     def __init__(self, generator: torch.nn.Module, state: VocoderState, device: str = "cpu") -> None:
         super().__init__(device)
@@ -80,7 +81,7 @@ class HiFiGAN(VocoderBase):
         with torch.inference_mode(), flush_denormals():
             mel = mel.to(self.device, torch.float32)
             if isinstance(self.generator, FrameGenerator):
-                return torch.cat(list(self.generator.stream(mel)), dim=-1)
+                return torch.cat(list(self.generator.stream(mel, refine=self.refine_iterations)), dim=-1)
             return self.generator(mel)[:, 0]
 
     @classmethod
@@ -115,6 +116,7 @@ class HiFiGANBase(HiFiGAN):
     name = "hifigan-base"
     kind = "universal"
     priority = 50  # below BigVGAN (100) when its weights are present
+    refine_iterations = BASE_REFINE_ITERATIONS
     description = "the pretrained base vocoder shipped with distill-hifigan: any model, offline, no training"
     train = None  # type: ignore[assignment]
 

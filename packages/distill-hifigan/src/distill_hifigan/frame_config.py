@@ -30,6 +30,10 @@ class FrameGeneratorConfig:
     layers: int = 6
     kernel: int = 7
 
+    def __attrs_post_init__(self) -> None:
+        if self.hop_length < 1 or self.n_fft % self.hop_length:
+            raise ValueError("n_fft must be a whole multiple of hop_length (the overlap-add adds whole hops)")
+
     @property
     def n_freqs(self) -> int:
         return self.n_fft // 2 + 1

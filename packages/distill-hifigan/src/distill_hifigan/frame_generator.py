@@ -13,6 +13,10 @@ what an advance cannot: the phase pattern across bins of one frame (transients, 
 The running sum makes the output depend on every earlier frame's phase advance, so long clips are
 rendered by `stream`, which carries that sum (and the overlap-add) from chunk to chunk and equals a
 single pass; windows rendered independently and crossfaded would not.
+
+`refine` is the base's render path (docs/benchmarks.md, "Where the gap is"): the learnt magnitude only
+reproduces the mel after overlap-add with its own phase, so the base renders the mel pseudo-inverse's
+magnitude instead, with its predicted phase as the starting point of a few fast Griffin-Lim iterations.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .frame_config import FrameGeneratorConfig
 
 MAX_LOG_MAGNITUDE = 8.0  # e^8 ≈ 2981: above any real STFT magnitude of [-1, 1] audio at n_fft 2048
 TAU = 2 * math.pi
+REFINE_REACH = 4  # frames per Griffin-Lim iteration that a chunk's refinement reaches beyond it
 
 
 class ConvNeXtBlock(nn.Module):
@@ -86,13 +91,17 @@ class FrameGenerator(nn.Module):
             x = block(x)
         out = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)
         correction, offset, deviation = out.chunk(3, dim=1)
-        prior = torch.log(torch.clamp(self.pinv @ torch.exp(mel), min=1e-5))
+        prior = self.prior(mel)
         log_magnitude = torch.clamp(prior + correction, max=MAX_LOG_MAGNITUDE)
         # The network corrects, within ±π, the advance of the spectral peak each bin belongs to. Its offset
         # adds to π k: the phase pattern of a sinusoid whose window is centred in the frame (bins of one peak
         # alternate in sign), so the untrained generator already renders steady partials whole.
         advance = self.peak_advance(prior) + math.pi * torch.tanh(deviation)
         return log_magnitude, offset + self.centred, advance
+
+    def prior(self, mel: torch.Tensor) -> torch.Tensor:
+        """ln of the magnitude the mel filterbank's pseudo-inverse gives [B, n_freqs, T]."""
+        return torch.log(torch.clamp(self.pinv @ torch.exp(mel), min=1e-5))
 
     def peak_advance(self, log_magnitude: torch.Tensor) -> torch.Tensor:
         """The phase advance per frame of the nearest spectral peak, for every bin [B, n_freqs, T]: a phase
@@ -120,54 +129,92 @@ class FrameGenerator(nn.Module):
         log_magnitude, offset, advance = self.predict(mel)  # summed in float64, as `stream` does
         return log_magnitude, offset + torch.remainder(torch.cumsum(advance.double(), dim=2), TAU).float()
 
-    def overlap_add(self, log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
-        """Inverse STFT of frames [B, n_freqs, T] by weighted overlap-add: [B, (T - 1) * hop + n_fft] samples
-        from (n_fft - hop) / 2 before frame 0's centre-hop, and the window-square envelope they are divided by."""
+    def overlap_add(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """Inverse STFT of complex frames [B, n_freqs, T] by weighted overlap-add: [B, (T - 1) * hop + n_fft]
+        samples from (n_fft - hop) / 2 before frame 0's centre-hop, divided by the window-square envelope."""
+        frames = torch.fft.irfft(spectrum, n=self.config.n_fft, dim=1) * self.window[:, None]
+        envelope = self.add_overlapping(self.window.square()[None, :, None].expand(1, -1, frames.shape[-1]))
+        return self.add_overlapping(frames) / envelope.clamp(min=1e-8)
+
+    def add_overlapping(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames [B, n_fft, T] laid hop apart and summed, [B, (T - 1) * hop + n_fft]: n_fft / hop shifted
+        adds of hop-long pieces (torch's `fold` does the same 10x slower here)."""
         c = self.config
-        magnitude = torch.exp(log_magnitude)
-        spectrum = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-        frames = torch.fft.irfft(spectrum, n=c.n_fft, dim=1) * self.window[:, None]
-        steps = frames.shape[-1]
-        length = (steps - 1) * c.hop_length + c.n_fft
-        fold = dict(output_size=(1, length), kernel_size=(1, c.n_fft), stride=(1, c.hop_length))
-        wave = F.fold(frames, **fold)[:, 0, 0]
-        envelope = F.fold(self.window.square()[None, :, None].expand(1, -1, steps), **fold)[0, 0, 0]
-        return wave / envelope.clamp(min=1e-8)
+        batch, _, steps = frames.shape
+        pieces = c.n_fft // c.hop_length
+        blocks = frames.reshape(batch, pieces, c.hop_length, steps).transpose(2, 3)  # [B, piece, T, hop]
+        out = frames.new_zeros(batch, steps + pieces - 1, c.hop_length)
+        for k in range(pieces):
+            out[:, k : k + steps] += blocks[:, k]
+        return out.reshape(batch, -1)
 
     def synthesise(self, log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """Waveform [B, 1, T * hop] of all T frames: the inverse of distill's reflect-padded analysis."""
-        c = self.config
-        start = (c.n_fft - c.hop_length) // 2
-        steps = phase.shape[-1]
-        return self.overlap_add(log_magnitude, phase)[:, None, start : start + steps * c.hop_length]
+        return self.trim(self.overlap_add(polar_spectrum(log_magnitude, phase)), phase.shape[-1])[:, None]
+
+    def trim(self, wave: torch.Tensor, steps: int) -> torch.Tensor:
+        """The T * hop samples of an overlap-add of T frames that the frames' hops cover."""
+        start = (self.config.n_fft - self.config.hop_length) // 2
+        return wave[:, start : start + steps * self.config.hop_length]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.synthesise(*self.spectrum(mel)).clamp(-1.0, 1.0)
 
-    def stream(self, mel: torch.Tensor, chunk: int = 512) -> Iterator[torch.Tensor]:
+    def refine(self, log_magnitude: torch.Tensor, phase: torch.Tensor, iterations: int) -> torch.Tensor:
+        """The frames [B, n_freqs, T] of `log_magnitude` as a complex spectrum, with the phase after
+        `iterations` of fast Griffin-Lim from `phase` (momentum 0.99, as librosa's): each iteration brings
+        the spectrogram closer to one that a wave has."""
+        magnitude = torch.exp(log_magnitude)
+        angles = torch.polar(torch.ones_like(phase), phase)
+        previous = torch.zeros_like(angles)
+        for _ in range(iterations):
+            wave = self.trim(self.overlap_add(magnitude * angles), phase.shape[-1])
+            rebuilt = analysis_stft(wave, self.config, self.window)
+            angles = rebuilt - previous * (0.99 / 1.99)
+            angles, previous = angles / (angles.abs() + 1e-16), rebuilt
+        return magnitude * angles
+
+    def stream(self, mel: torch.Tensor, chunk: int = 512, refine: int = 0) -> Iterator[torch.Tensor]:
         """The waveform of `forward(mel)`, [B, samples] chunk by chunk, `chunk` frames at a time: memory
         depends on the chunk, not the clip. Each chunk's predictions see `reach` frames of context each
         way, the phase sum carries over in float64, and the frames that overlap a chunk's samples are
-        all added, so the result equals one pass (up to float rounding)."""
+        all added, so the result equals one pass (up to float rounding).
+
+        With `refine` > 0 each chunk renders the pseudo-inverse magnitude with its phase refined (`refine`),
+        over frames that reach `REFINE_REACH` frames per iteration further each way: a Griffin-Lim iteration
+        carries a chunk edge's error about 3 frames inwards, so the frames kept are those it cannot reach."""
         c = self.config
         frames, hop = mel.shape[-1], c.hop_length
         spill = c.n_fft // hop // 2  # frames before and after a sample range that overlap it
+        margin = spill + REFINE_REACH * refine  # frames predicted each way beyond the chunk
+        chunk = max(chunk, margin + 1)  # the carried phase sum must end inside the chunk
         start_pad = (c.n_fft - hop) // 2
         total = torch.zeros(mel.shape[0], c.n_freqs, 1, dtype=torch.float64, device=mel.device)  # sum to frame lo-1
         for first in range(0, frames, chunk):
             last = min(first + chunk, frames)
-            lo, hi = max(0, first - spill), min(frames, last + spill)  # frames that sound in [first, last) * hop
+            lo, hi = max(0, first - margin), min(frames, last + margin)
             context = mel[..., max(0, lo - self.reach) : min(frames, hi + self.reach)]
             skip = lo - max(0, lo - self.reach)
             log_magnitude, offset, advance = (x[..., skip : skip + hi - lo] for x in self.predict(context))
             running = total + torch.cumsum(advance.double(), dim=2)
             phase = offset + torch.remainder(running, TAU).float()
-            keep_from = min(last, frames) - spill  # the next chunk starts its frames at `last - spill`
-            index = max(0, keep_from - lo - 1)
-            total = torch.remainder(running[..., index : index + 1], TAU) if last < frames else total
-            wave = self.overlap_add(log_magnitude, phase)  # starts at sample lo * hop - start_pad
-            begin = first * hop - (lo * hop - start_pad)
+            if last < frames:  # the next chunk's frames start at `last - margin`
+                index = last - margin - lo - 1
+                total = torch.remainder(running[..., index : index + 1], TAU)
+            if refine:
+                spectrum = self.refine(self.prior(mel[..., lo:hi]), phase, refine)
+            else:
+                spectrum = polar_spectrum(log_magnitude, phase)
+            sounding = slice(max(0, first - spill) - lo, min(frames, last + spill) - lo)  # frames heard in the chunk
+            wave = self.overlap_add(spectrum[..., sounding])
+            begin = first * hop - (max(0, first - spill) * hop - start_pad)  # the wave starts before the chunk
             yield wave[:, begin : begin + (last - first) * hop].clamp(-1.0, 1.0)
+
+
+def polar_spectrum(log_magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """The complex spectrum [B, n_freqs, T] of a ln magnitude and a phase."""
+    magnitude = torch.exp(log_magnitude)
+    return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
 
 
 def analysis_stft(wave: torch.Tensor, config: FrameGeneratorConfig, window: torch.Tensor) -> torch.Tensor:

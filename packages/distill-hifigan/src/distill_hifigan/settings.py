@@ -12,6 +12,9 @@ DEFAULT_STEPS = 3000
 # Steps below which a bundled HiFi-GAN V2 (from scratch) carries a warning: its held-out error still falls
 # fast there (docs/benchmarks.md). A state fine-tuned from the base starts good and carries none.
 ENOUGH_STEPS = 2000
+# Fast Griffin-Lim iterations from the base's own phase, over the pseudo-inverse magnitude, when the base
+# renders: the fewest that beat Griffin-Lim-32 on real recordings (docs/benchmarks.md).
+BASE_REFINE_ITERATIONS = 8
 
 
 @attrs.frozen
