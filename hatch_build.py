@@ -18,12 +18,14 @@ class CustomMetadataHook(MetadataHookInterface):
         version = metadata["version"]
         release = os.environ.get("DISTILL_RELEASE") == "1"
 
-        def requirement(package: str) -> str:
+        def requirement(package: str, extra: str = "") -> str:
+            name = f"{package}[{extra}]" if extra else package
             if release:
-                return f"{package}=={version}"
-            return f"{package} @ {(Path(self.root) / 'packages' / package).as_uri()}"
+                return f"{name}=={version}"
+            return f"{name} @ {(Path(self.root) / 'packages' / package).as_uri()}"
 
         metadata["dependencies"] = [requirement("distill-core")]
         extras = {extra: [requirement(package)] for extra, package in BACKENDS.items()}
-        extras["all"] = [requirement(package) for package in BACKENDS.values()]
+        extras["ui"] = [requirement("distill-core", "ui")]  # the web UI: Gradio, imported only by `distill ui`
+        extras["all"] = [*(requirement(package) for package in BACKENDS.values()), *extras["ui"]]
         metadata["optional-dependencies"] = extras

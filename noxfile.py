@@ -23,6 +23,9 @@ TORCH = "torch==2.13.0"
 PACKAGES = [str(p) for p in sorted((ROOT / "packages").iterdir()) if (p / "pyproject.toml").exists()]
 TEST_PLUGINS = [str(p) for p in sorted((ROOT / "tests" / "plugins").iterdir()) if (p / "pyproject.toml").exists()]
 TEST_TOOLS = ["pytest>=8", "pytest-timeout", "librosa>=0.10", "scipy", "hatchling>=1.26"]
+# The browser tests drive Debian's Chromium with Playwright's Python package (its own browser download
+# cannot work offline); pinned because Playwright expects a browser build of its own version's era.
+BROWSER_TOOLS = ["playwright==1.65.2"]
 # The reference BigVGAN is a test and benchmark oracle, never a dependency. Its wheel declares heavy
 # requirements (tensorboard, pesq, nnaudio, auraloss, ...) that `bigvgan.bigvgan` never imports: install
 # it without them, plus what that module does import (numpy, torch, librosa, scipy and tqdm come anyway).
@@ -42,8 +45,9 @@ def install_reference(session: nox.Session) -> None:
 
 
 def install_packages(session: nox.Session, *extra: str) -> None:
-    """This repository's packages, editable, plus the example plugins installed as a user would."""
-    editable = [arg for package in PACKAGES for arg in ("-e", package)]
+    """This repository's packages, editable (the core with its web UI extra), plus the example plugins
+    installed as a user would."""
+    editable = [arg for package in PACKAGES for arg in ("-e", package + ("[ui]" if package.endswith("core") else ""))]
     session.install(*constraints(session), *editable, *extra)
     # Plugins are reinstalled every time so the entry points always match their source.
     session.install("--no-deps", "--force-reinstall", *TEST_PLUGINS)
@@ -56,11 +60,28 @@ def demo(session: nox.Session) -> None:
     session.run("python", "-m", "distill.demo", *(session.posargs or ["demo-output"]))
 
 
+def ensure_chromium(session: nox.Session) -> None:
+    """Debian's Chromium for the browser tests: installed when missing and this is root on Debian (CI);
+    elsewhere the browser tests skip and say why."""
+    import os
+    import shutil
+
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"})
+    else:
+        session.warn("no Chromium here and no root to apt-get install chromium: the browser tests will skip")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (slow checks excluded; `nox -s slow` runs them)."""
-    install_packages(session, *TEST_TOOLS)
+    """The test suite, with the web UI in a real browser (slow checks excluded; `nox -s slow` runs them)."""
+    install_packages(session, *TEST_TOOLS, *BROWSER_TOOLS)
     install_reference(session)
+    ensure_chromium(session)
     session.run("pytest", *session.posargs)
 
 
@@ -103,8 +124,9 @@ def mutation(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks, one table (tests/bench/run.py); posargs pick modules, e.g. `nox -s bench -- bigvgan`."""
-    install_packages(session, *TEST_TOOLS)
+    install_packages(session, *TEST_TOOLS, *BROWSER_TOOLS)
     install_reference(session)
+    ensure_chromium(session)
     session.run("python", "tests/bench/run.py", *session.posargs)
 
 

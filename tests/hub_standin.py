@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ class FakeHub:
     repos: dict[str, dict[str, dict[str, bytes]]] = attrs.field(factory=dict)
     requests: list[Request] = attrs.field(factory=list)
     drop_after: dict[str, int] = attrs.field(factory=dict)  # filename -> bytes sent before hanging up (once)
+    pause: float = 0.0  # seconds each file's body waits after its headers (a slow link: progress can be seen)
     endpoint: str = ""
 
     def add(self, repo_id: str, commit: str, files: dict[str, bytes]) -> None:
@@ -91,6 +93,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not body:
                 return None
+            time.sleep(hub.pause)
             drop = hub.drop_after.pop(match["filename"], None)
             if drop is not None and drop > start:
                 self.wfile.write(data[start:drop])

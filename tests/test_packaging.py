@@ -50,7 +50,9 @@ def test_meta_package_points_at_this_checkout(tmp_path):
         "": {f"distill-core @ {uri['distill-core']}"},
         "bigvgan": {f"distill-bigvgan @ {uri['distill-bigvgan']}"},
         "hifigan": {f"distill-hifigan @ {uri['distill-hifigan']}"},
-        "all": {f"distill-bigvgan @ {uri['distill-bigvgan']}", f"distill-hifigan @ {uri['distill-hifigan']}"},
+        "ui": {f"distill-core[ui] @ {uri['distill-core']}"},
+        "all": {f"distill-bigvgan @ {uri['distill-bigvgan']}", f"distill-hifigan @ {uri['distill-hifigan']}",
+                f"distill-core[ui] @ {uri['distill-core']}"},
     }
 
 
@@ -60,7 +62,8 @@ def test_release_build_pins_siblings_to_its_version(tmp_path):
         "": {f"distill-core=={version}"},
         "bigvgan": {f"distill-bigvgan=={version}"},
         "hifigan": {f"distill-hifigan=={version}"},
-        "all": {f"distill-bigvgan=={version}", f"distill-hifigan=={version}"},
+        "ui": {f"distill-core[ui]=={version}"},
+        "all": {f"distill-bigvgan=={version}", f"distill-hifigan=={version}", f"distill-core[ui]=={version}"},
     }
 
 

@@ -16,6 +16,7 @@ from .api import (
     Generated,
     TrainedModel,
     TrainedVocoder,
+    VocoderChoices,
     analyze,
     compare_vocoders,
     download_vocoder,
@@ -25,14 +26,16 @@ from .api import (
     save_slider_preset,
     train,
     train_vocoder,
+    vocoder_choices,
 )
 from .errors import DistillError
-from .library import delete_model, export_model, import_model, list_models, resolve_model
+from .library import delete_model, export_model, import_model, list_models, rename_model, resolve_model
 from .melspec import DISTILL_MEL, MelSpec
 from .modelfile import read_header, verify_model_file
 from .plugins import installed_vocoders
 from .progress import Interrupted, Progress
 from .slider_presets import delete_preset, get_preset, load_presets, save_preset
+from .uploads import add_recordings
 from .vocoders.contract import TrainableVocoder, VocoderBase, VocoderState
 
 __all__ = [
@@ -48,8 +51,10 @@ __all__ = [
     "TrainedModel",
     "TrainedVocoder",
     "VocoderBase",
+    "VocoderChoices",
     "VocoderState",
     "__version__",
+    "add_recordings",
     "analyze",
     "compare_vocoders",
     "delete_model",
@@ -64,6 +69,7 @@ __all__ = [
     "load",
     "load_presets",
     "read_header",
+    "rename_model",
     "replay",
     "resolve_model",
     "save_preset",
@@ -71,6 +77,7 @@ __all__ = [
     "train",
     "train_vocoder",
     "verify_model_file",
+    "vocoder_choices",
 ]
 
 

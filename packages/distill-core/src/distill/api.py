@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .pipeline import GenerationSettings, LoadedModel
     from .plugins import RegisteredVocoder
     from .vocoders.compare import Comparison
+    from .vocoders.selection import VocoderOption
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -157,8 +158,14 @@ def train(
     report.say(previews.note)
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
+        def preview(step: int, vae: Any) -> Path | None:
+            clip = previews(step, vae)
+            if clip is not None:
+                report.say(f"preview at step {step}: {clip}", phase="preview", file=clip)
+            return clip
+
         result = train_vae(data, settings, checkpoint, fingerprint=corpus.fingerprint, device=torch_device,
-                           resume=resume, cancel=cancel, on_checkpoint=previews,
+                           resume=resume, cancel=cancel, on_checkpoint=preview,
                            progress=lambda step, record: report.step("train", step, settings.steps, record))
     except Interrupted as stop:
         command = shlex.join(["distill", "train", str(folder), "--name", name, "--resume"])
@@ -633,10 +640,12 @@ def _watched(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str
 def compare_vocoders(
     model: str | os.PathLike[str], *, audio: str | os.PathLike[str] | None = None, device: str = "cpu",
     download: bool = False, save: bool = False, progress: Callable[[str, int, int], None] | None = None,
+    renderings: str | os.PathLike[str] | None = None,
 ) -> Comparison:
     """Resynthesise the model's held-out recordings with every usable vocoder (and the Griffin-Lim
     baseline) and measure each; backends that would need a download are skipped unless `download`.
-    `save` stores the figures in the model's bundled vocoders, which `--vocoder auto` ranks by."""
+    `save` stores the figures in the model's bundled vocoders, which `--vocoder auto` ranks by.
+    `renderings` (a folder) keeps each held-out file and every rendering of it, to listen to."""
     from .devices import resolve_device
     from .library import resolve_model
     from .modelfile import load_model, save_model
@@ -645,13 +654,41 @@ def compare_vocoders(
     path = resolve_model(str(model))
     compared = load_model(path)
     result = compare(compared, Path(audio) if audio else None, resolve_device(device)[0],
-                     download=download, progress=progress)
+                     download=download, progress=progress, renderings=Path(renderings) if renderings else None)
     current = _unchanged(path, compared.id, "the comparison ran") if save else compared
     if save and current.vocoder_state:
         for state in current.vocoder_state.values():
             state.training["figures"] = result.figures()
         save_model(current, path)
     return result
+
+
+@attrs.frozen
+class VocoderChoices:
+    """What can render a model: the usable backends, and what `auto` picks (None: nothing can), why,
+    and its warnings (under-trained, a mel conversion, a better backend not downloaded)."""
+
+    options: list[VocoderOption]
+    auto: str | None
+    reason: str
+    warnings: list[str]
+
+
+def vocoder_choices(model: str | os.PathLike[str]) -> VocoderChoices:
+    """The installed backends that can render `model`, each with its state, and `auto`'s choice."""
+    from .library import resolve_model
+    from .modelfile import load_model
+    from .plugins import installed_vocoders
+    from .vocoders.selection import select_vocoder, vocoder_options
+
+    loaded = load_model(resolve_model(str(model)))
+    installed = installed_vocoders()
+    options = vocoder_options(loaded, installed)
+    try:
+        choice = select_vocoder(loaded, "auto", installed)
+    except DistillError as exc:
+        return VocoderChoices(options, None, exc.cli_message, [])
+    return VocoderChoices(options, choice.backend.name, choice.reason, list(choice.warnings))
 
 
 def download_vocoder(name: str, progress: Callable[[str, int, int], None] | None = None) -> None:

@@ -38,6 +38,7 @@ KIND_LABELS = {
     "too-short": "too short",
     "silent": "silent",
     "duplicate": "duplicate",
+    "too-large": "too large to upload",
 }
 SUPPORTED = "distill reads WAV, FLAC, OGG, AIFF and MP3 files, searched recursively."
 

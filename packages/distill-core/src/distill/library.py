@@ -3,7 +3,7 @@
 The root is `DISTILL_HOME` when set, else the platform's user data folder. There is no index: a
 listing reads each file's header (never torch), so it always shows exactly what is on disk.
 Training checkpoints live apart, in `<root>/checkpoints/<name>/`, so the models folder holds only
-models and their presets.
+models and their presets; recordings uploaded through the web UI go to `<root>/recordings/<name>/`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ def presets_path(name: str) -> Path:
 
 def checkpoint_dir(name: str) -> Path:
     return library_root() / "checkpoints" / check_name(name)
+
+
+def recordings_dir(name: str) -> Path:
+    return library_root() / "recordings" / check_name(name, "recordings folder")
 
 
 # -- listing ----------------------------------------------------------------------------------------
@@ -204,6 +208,29 @@ def delete_model(name: str) -> list[Path]:
         else:
             target.unlink(missing_ok=True)
     return removed
+
+
+def rename_model(ref: str, new_name: str) -> Path:
+    """Give a library model another name: the name in its header, its file, presets and checkpoints."""
+    source = resolve_model(ref)
+    if source.resolve().parent != models_dir().resolve():
+        raise DistillError(f"{source} is not in the model library at {models_dir()}; import it first")
+    dest = model_path(new_name)
+    old_name = source.name.removesuffix(SUFFIX)
+    moving = [(presets_path(old_name), presets_path(new_name)), (checkpoint_dir(old_name), checkpoint_dir(new_name))
+              ] if NAME_PATTERN.fullmatch(old_name) else []  # a file dropped in by hand has nothing beside it
+    taken = [target for target in [dest, *(new for _, new in moving)] if target.exists()]
+    if taken:
+        raise DistillError(f"cannot rename {old_name!r} to {new_name!r}: {taken[0]} already exists; pick another "
+                           "name, or delete that model first (`distill model delete NAME`)")
+    model = load_model(source)
+    model.name = new_name
+    save_model(model, dest)  # the new file is complete before anything of the old one goes
+    for old, new in moving:
+        if old.exists():
+            os.replace(old, new)
+    source.unlink()
+    return dest
 
 
 def import_model(path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False) -> Path:

@@ -23,7 +23,8 @@ from .errors import DistillError
 @attrs.frozen
 class Progress:
     """One event: a step of `phase` (with `total`, 0 when unknown, and metrics such as losses), or a
-    `message` to show (`warning` when it is one)."""
+    `message` to show (`warning` when it is one), with the `file` it is about when there is one (a
+    training preview clip)."""
 
     phase: str
     step: int = 0
@@ -33,6 +34,7 @@ class Progress:
     eta: float | None = None  # seconds left, when it can be estimated
     message: str | None = None
     warning: bool = False
+    file: Path | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -65,8 +67,9 @@ class Reporter:
         eta = (total - step) * since / done if total and done > 0 else None
         self.send(Progress(phase, step, total, dict(metrics or {}), now - self.started, eta))
 
-    def say(self, message: str, warning: bool = False, phase: str = "message") -> None:
-        self.send(Progress(phase, message=message, warning=warning, elapsed=time.monotonic() - self.started))
+    def say(self, message: str, warning: bool = False, phase: str = "message", file: Path | None = None) -> None:
+        self.send(Progress(phase, message=message, warning=warning, elapsed=time.monotonic() - self.started,
+                           file=file))
 
     def send(self, event: Progress) -> None:
         if self.callback is not None:

@@ -12,6 +12,7 @@ from .plugins_cmd import plugins_command
 from .preset_cmd import preset_group
 from .train_cmd import train_command
 from .train_vocoder_cmd import train_vocoder_command
+from .ui_cmd import ui_command
 from .vocoders_cmd import vocoders_group
 
 
@@ -57,6 +58,7 @@ cli.add_command(plugins_command)
 cli.add_command(preset_group)
 cli.add_command(train_command)
 cli.add_command(train_vocoder_command)
+cli.add_command(ui_command)
 cli.add_command(vocoders_group)
 
 

@@ -175,6 +175,17 @@ def delete_command(name: str, yes: bool) -> None:
         click.echo(f"removed {target}")
 
 
+@model_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+def rename_command(name: str, new_name: str) -> None:
+    """Rename a library model (its file, the name inside it, its presets and checkpoints)."""
+    from ..library import rename_model
+
+    dest = rename_model(name, new_name)
+    click.echo(f"renamed {name!r} to {new_name!r} ({dest})")
+
+
 @model_group.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", help="Library name to use (default: the name stored in the file).")

@@ -69,6 +69,8 @@ class Comparison:
     skipped: list[Skipped]
     note: str  # what was measured
     files: int
+    # With `renderings`: held-out file -> {"original" or a row's name -> its WAV}, in measuring order.
+    renderings: dict[str, dict[str, Path]] = attrs.field(factory=dict)
 
     def figures(self) -> dict[str, Any]:
         """What a bundled state stores so auto-selection can rank it (baseline excluded)."""
@@ -144,9 +146,10 @@ def reference_pitch(clips: list[tuple[str, np.ndarray]], spec: MelSpec) -> Any:
 
 
 def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[str, np.ndarray]], spec: MelSpec,
-            pitch: Any | None = None) -> Row:
+            pitch: Any | None = None, keep: list[np.ndarray] | None = None) -> Row:
     """Resynthesise each clip from its true mels with `render` and measure the result (an unnamed Row);
-    the pitch columns need `reference_pitch(clips, spec)` as `pitch` (None: not measured)."""
+    the pitch columns need `reference_pitch(clips, spec)` as `pitch` (None: not measured). `keep`
+    receives each clip's rendering."""
     mel_l1 = stft = snr = seconds = wall = 0.0
     references, outputs = [], []
     for _, wave in clips:
@@ -164,6 +167,8 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
         seconds += weight
         references.append(reference.numpy())
         outputs.append(output.numpy())
+    if keep is not None:
+        keep.extend(outputs)
     joined_reference, joined_output = joined(references, spec.sample_rate), joined(outputs, spec.sample_rate)
     cents = voicing = None
     if pitch is not None:
@@ -173,8 +178,10 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
 
 
 def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu", *, download: bool = False,
-            progress: DownloadProgress | None = None, pitch: bool = True, baseline: bool = True) -> Comparison:
-    """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio."""
+            progress: DownloadProgress | None = None, pitch: bool = True, baseline: bool = True,
+            renderings: Path | None = None) -> Comparison:
+    """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio;
+    with `renderings`, write each held-out file and each backend's rendering of it there as WAV."""
     from ..plugins import installed_vocoders
 
     clips, note = held_out_audio(model, audio)
@@ -183,6 +190,7 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
     installed = installed_vocoders()
     names, skipped = _candidates(model, installed, download, progress)
     rows = []
+    rendered: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
         for name in names:
             choice = select_vocoder(model, name, installed)
@@ -196,9 +204,33 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
 
             render(spec.mel(torch.from_numpy(clips[0][1][: 64 * spec.hop_length])))  # warm up, untimed
             kind = "bundled" if choice.state is not None else "converted" if choice.needs_conversion else "universal"
-            row = measure(render, clips, spec, references)
+            row = measure(render, clips, spec, references, rendered.setdefault(name, []))
             rows.append(attrs.evolve(row, name=name, kind=kind, warnings=choice.warnings))
         if baseline:
-            row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, references)
+            row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, references,
+                          rendered.setdefault(BASELINE, []))
             rows.append(attrs.evolve(row, name=BASELINE, kind="baseline"))
-    return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips))
+    whole_frames = [(name, wave[: spec.num_samples(spec.num_frames(len(wave)))]) for name, wave in clips]  # as measured
+    written = _write_renderings(renderings, whole_frames, rendered, spec.sample_rate) if renderings else {}
+    return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips), written)
+
+
+def _write_renderings(folder: Path, clips: list[tuple[str, np.ndarray]], rendered: dict[str, list[np.ndarray]],
+                      rate: int) -> dict[str, dict[str, Path]]:
+    """Each held-out clip and its renderings as `folder/<clip>/<backend>.wav` (names made safe)."""
+    import soundfile
+
+    from ..atomic import atomic_output
+    from ..names import safe_stem
+
+    written: dict[str, dict[str, Path]] = {}
+    for index, (clip, wave) in enumerate(clips):
+        versions = {"original": wave, **{name: outputs[index] for name, outputs in rendered.items()}}
+        place = folder / f"{index + 1:02d}-{safe_stem(Path(clip).stem)}"
+        written[clip] = {}
+        for name, audio in versions.items():
+            path = place / f"{safe_stem(name, 'vocoder')}.wav"
+            with atomic_output(path) as temp:
+                soundfile.write(temp, np.clip(audio, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
+            written[clip][name] = path
+    return written

@@ -140,6 +140,38 @@ def select_vocoder(
     return _choice(best.backend, model, reason, notes)
 
 
+@attrs.frozen
+class VocoderOption:
+    """An installed backend that can render a model, and its state for it."""
+
+    name: str
+    status: str  # "bundled", "weights present", "not downloaded", "no download needed", "+ needs a mel conversion"
+    description: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+def vocoder_options(model: VocodableModel, installed: Mapping[str, RegisteredVocoder] | None = None
+                    ) -> list[VocoderOption]:
+    """Every installed backend that can render `model`, best rank first, as `select_vocoder` ranks them."""
+    installed = installed_vocoders() if installed is None else installed
+    ranked = sorted((rank, c.name, c) for c in installed.values() if (rank := _rank(c, model)))
+    options = []
+    for rank, name, candidate in ranked:
+        backend = candidate.backend
+        if rank == BUNDLED:
+            steps = model.vocoder_state[name].training.get("steps")
+            status = f"bundled, {steps} steps" if isinstance(steps, int) else "bundled"
+        else:
+            status = {True: "weights present", False: "not downloaded", None: "no download needed"}[
+                backend.weights_present()]
+            status += ", needs a mel conversion" if rank == CONVERTED else ""
+        options.append(VocoderOption(name, status, backend.description))
+    return options
+
+
 def _visqol(state: VocoderState, name: str) -> tuple[float | None, int]:
     figures = state.training.get("figures") or {}
     row = (figures.get("rows") or {}).get(name) or {}
