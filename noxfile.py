@@ -21,6 +21,7 @@ nox.options.reuse_existing_virtualenvs = True
 ROOT = Path(__file__).parent
 TORCH = "torch==2.13.0"
 PACKAGES = [str(p) for p in sorted((ROOT / "packages").iterdir()) if (p / "pyproject.toml").exists()]
+PACKAGES_WITH_UI = [p + "[ui]" if p.endswith("distill-core") else p for p in PACKAGES]  # the core's web UI extra
 TEST_PLUGINS = [str(p) for p in sorted((ROOT / "tests" / "plugins").iterdir()) if (p / "pyproject.toml").exists()]
 TEST_TOOLS = ["pytest>=8", "pytest-timeout", "librosa>=0.10", "scipy", "hatchling>=1.26"]
 # The browser tests drive Debian's Chromium with Playwright's Python package (its own browser download
@@ -47,7 +48,7 @@ def install_reference(session: nox.Session) -> None:
 def install_packages(session: nox.Session, *extra: str) -> None:
     """This repository's packages, editable (the core with its web UI extra), plus the example plugins
     installed as a user would."""
-    editable = [arg for package in PACKAGES for arg in ("-e", package + ("[ui]" if package.endswith("core") else ""))]
+    editable = [arg for package in PACKAGES_WITH_UI for arg in ("-e", package)]
     session.install(*constraints(session), *editable, *extra)
     # Plugins are reinstalled every time so the entry points always match their source.
     session.install("--no-deps", "--force-reinstall", *TEST_PLUGINS)
@@ -147,5 +148,5 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install(*constraints(session), "mypy", *[arg for p in PACKAGES for arg in ("-e", p)])
+    session.install(*constraints(session), "mypy", *[arg for p in PACKAGES_WITH_UI for arg in ("-e", p)])
     session.run("mypy", *[str(Path(p) / "src") for p in PACKAGES])

@@ -96,11 +96,8 @@ def guarded(fn: Callable[..., Any], outputs: int) -> Callable[..., Any]:
 
 @attrs.define
 class TrainingPanel:
-    """Start / Cancel / Resume, the tab's message, and the job's status and loss plot."""
+    """What a training tab shows besides its buttons: its message, the job's status and loss plot."""
 
-    start: Any
-    cancel: Any
-    resume: Any
     message: Any
     status: Any
     plot: Any
@@ -129,7 +126,7 @@ def training_panel(context: Context, prefix: str, kind: str, start_label: str, l
         return note_html("nothing of this kind is running")
 
     cancel.click(stop, outputs=message, api_visibility="private", queue=False)
-    return TrainingPanel(start, cancel, resume, message, status, plot)
+    return TrainingPanel(message, status, plot)
 
 
 def build_app(runner: JobRunner, folder: Path) -> gr.Blocks:
@@ -156,7 +153,7 @@ def build_app(runner: JobRunner, folder: Path) -> gr.Blocks:
 
         # Every page polls the one job runner: progress shows in every open page, and when a job ends
         # (a model trained, a vocoder bundled, weights downloaded) the pickers and menus refresh.
-        seen = gr.State(0)
+        seen = gr.State(-1)  # a page opened later refreshes its menus at its first tick (models made meanwhile)
         pickers = context.model_pickers
         ticking = [c for tab in tabs for c in tab.ticking]
         changing = [c for tab in tabs for c in tab.changing]

@@ -159,7 +159,7 @@ def build(context: Context) -> TabHooks:
          b_seed, b_audio, fmt_, rate_, depth_, normalize_), rest = values[:17], values[17:]
         if not name:
             raise DistillError("no model picked: train one in the Train tab, or import one in the Library tab")
-        values = rest[:MAX_SLIDERS]
+        slider_values = rest[:MAX_SLIDERS]
         blends = [(m, float(w)) for m, w in zip(rest[MAX_SLIDERS::2], rest[MAX_SLIDERS + 1 :: 2], strict=True)
                   if m and w and w > 0]
         found = sliders_of(read_header(resolve_model(name)))
@@ -173,7 +173,7 @@ def build(context: Context) -> TabHooks:
                                        normalize=normalize_)
         result = api.generate(
             name, seconds=float(seconds), count=int(clips), seed=int(first_seed), evolution=float(evolve),
-            sliders={str(i): float(v) for i, (_, v) in enumerate(zip(found, values, strict=False))},
+            sliders={str(i): float(v) for i, (_, v) in enumerate(zip(found, slider_values, strict=False))},
             from_audio=audio_file, variation=float(vary) if audio_file else 0.0,
             morph=(a_audio or f"seed:{int(a_seed)}", b_audio or f"seed:{int(b_seed)}") if morphing else None,
             blend=blends, vocoder=chosen_vocoder or "auto", export=export, output_dir=render_folder(context),
