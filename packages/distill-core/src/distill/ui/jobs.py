@@ -26,7 +26,7 @@ MAX_POINTS = 2000  # loss-curve points kept: every step of short runs, every oth
 
 @attrs.define
 class Job:
-    """What a job has done so far; read by the pages through `JobRunner.snapshot`."""
+    """What a job has done so far; the pages read it as `JobRunner.job` every second."""
 
     kind: str  # "train", "train-vocoder" or "download"
     label: str  # for people: "training 'field'"
