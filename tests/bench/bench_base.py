@@ -54,13 +54,11 @@ def real_clips() -> list[tuple[str, np.ndarray]]:
     return [(p.name, read_audio(p, DISTILL_MEL.sample_rate).audio) for p in sorted(THEME.glob("*.oga"))]
 
 
-def base_renderer(refine: int | None = None) -> Any:
-    """The base as `generate` renders it, or with `refine` Griffin-Lim iterations instead of its own
-    (0: its learnt magnitude and phase alone, the render path before refinement)."""
+def renderer(vocoder: Any, refine: int | None = None) -> Any:
+    """Mel -> waveform through `vocoder` as `generate` streams it, with `refine` Griffin-Lim iterations
+    instead of the backend's own when given (0: its learnt magnitude and phase alone)."""
     from distill.pipeline import vocode_stream
-    from distill_hifigan.backend import HiFiGANBase
 
-    vocoder = HiFiGANBase.load()
     if refine is not None:
         vocoder.refine_iterations = refine
 
@@ -69,6 +67,13 @@ def base_renderer(refine: int | None = None) -> Any:
             return torch.from_numpy(np.concatenate(list(vocode_stream(vocoder, mel, DISTILL_MEL))))
 
     return render
+
+
+def base_renderer(refine: int | None = None) -> Any:
+    """The base as `generate` renders it, or with `refine` Griffin-Lim iterations instead of its own."""
+    from distill_hifigan.backend import HiFiGANBase
+
+    return renderer(HiFiGANBase.load(), refine)
 
 
 def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -212,17 +217,9 @@ def run() -> list[dict[str, Any]]:
 def state_renderer(model: Path, refine: int = 0) -> Any:
     """A model's bundled hifigan state as `generate` renders it, or refined as the base is (`refine`)."""
     from distill.modelfile import load_model
-    from distill.pipeline import vocode_stream
     from distill_hifigan.backend import HiFiGAN
 
-    vocoder = HiFiGAN.load(load_model(model).vocoder_state["hifigan"])
-    vocoder.refine_iterations = refine
-
-    def render(mel: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return torch.from_numpy(np.concatenate(list(vocode_stream(vocoder, mel, DISTILL_MEL))))
-
-    return render
+    return renderer(HiFiGAN.load(load_model(model).vocoder_state["hifigan"]), refine)
 
 
 def real_model(workdir: Path) -> tuple[Path, dict[str, str]]:

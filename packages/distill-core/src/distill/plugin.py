@@ -27,7 +27,7 @@ from .vocoders.contract import (
     VocoderTrainingInterrupted,
     VocoderTrainingRun,
 )
-from .vocoders.griffinlim import griffin_lim
+from .vocoders.griffinlim import fast_griffin_lim, griffin_lim
 
 __all__ = [
     "DISTILL_MEL",
@@ -43,6 +43,7 @@ __all__ = [
     "VocoderTrainingInterrupted",
     "VocoderTrainingRun",
     "atomic_output",
+    "fast_griffin_lim",
     "griffin_lim",
     "hookimpl",
     "load_checkpoint",

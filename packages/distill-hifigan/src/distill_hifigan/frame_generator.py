@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+from distill.plugin import fast_griffin_lim
 from torch import nn
 
 from .frame_config import FrameGeneratorConfig
@@ -162,16 +163,13 @@ class FrameGenerator(nn.Module):
 
     def refine(self, log_magnitude: torch.Tensor, phase: torch.Tensor, iterations: int) -> torch.Tensor:
         """The frames [B, n_freqs, T] of `log_magnitude` as a complex spectrum, with the phase after
-        `iterations` of fast Griffin-Lim from `phase` (momentum 0.99, as librosa's): each iteration brings
-        the spectrogram closer to one that a wave has."""
+        `iterations` of fast Griffin-Lim from `phase`: each iteration brings the spectrogram closer to
+        one that a wave has."""
         magnitude = torch.exp(log_magnitude)
-        angles = torch.polar(torch.ones_like(phase), phase)
-        previous = torch.zeros_like(angles)
-        for _ in range(iterations):
-            wave = self.trim(self.overlap_add(magnitude * angles), phase.shape[-1])
-            rebuilt = analysis_stft(wave, self.config, self.window)
-            angles = rebuilt - previous * (0.99 / 1.99)
-            angles, previous = angles / (angles.abs() + 1e-16), rebuilt
+        frames = phase.shape[-1]
+        angles = fast_griffin_lim(magnitude, torch.polar(torch.ones_like(phase), phase), iterations,
+                                  stft=lambda wave: analysis_stft(wave, self.config, self.window),
+                                  istft=lambda spectrum: self.trim(self.overlap_add(spectrum), frames))
         return magnitude * angles
 
     def stream(self, mel: torch.Tensor, chunk: int = 512, refine: int = 0) -> Iterator[torch.Tensor]:

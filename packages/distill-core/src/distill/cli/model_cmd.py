@@ -12,16 +12,8 @@ from typing import Any
 
 import click
 
+from .. import humanize
 from .output import echo_json, echo_table
-
-
-def _size(num_bytes: int) -> str:
-    size = float(num_bytes)
-    for unit in ("B", "KB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
 
 
 def _duration(seconds: float | None) -> str:
@@ -69,7 +61,7 @@ def list_command(as_json: bool) -> None:
     echo_table(
         ["NAME", "ID", "CREATED", "FILES", "AUDIO", "STEPS", "SLIDERS", "VOCODERS", "SIZE"],
         [
-            [e.name, "?", "-", "-", "-", "-", "-", "unreadable", _size(e.size)]
+            [e.name, "?", "-", "-", "-", "-", "-", "unreadable", humanize.size(e.size)]
             if e.error
             else [
                 e.name,
@@ -80,7 +72,7 @@ def list_command(as_json: bool) -> None:
                 _dash(e.steps),
                 len(e.sliders),
                 ",".join(e.vocoders) or "-",
-                _size(e.size),
+                humanize.size(e.size),
             ]
             for e in entries
         ],
@@ -116,7 +108,7 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
         recipe = "(not a valid recipe)"
     fields = {
         "id": header["id"] or "-",
-        "file": f"{path} ({_size(size)})",
+        "file": f"{path} ({humanize.size(size)})",
         "created": header["created"] or "-",
         "distill": header["distill_version"] or "-",
         "mel recipe": recipe,

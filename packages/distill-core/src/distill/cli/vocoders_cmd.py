@@ -10,17 +10,11 @@ import attrs
 import click
 
 from ..devices import DEVICES
-from ..vocoders.contract import VocoderBase
+from ..vocoders.contract import weights_status
 from .output import echo_json, echo_table
 
 if TYPE_CHECKING:
     from ..vocoders.compare import Row
-
-
-def _weights(backend: type[VocoderBase]) -> str:
-    if backend.kind != "universal":
-        return "per model"
-    return {None: "not needed", True: "present", False: "not downloaded"}[backend.weights_present()]
 
 
 class DownloadBars:
@@ -64,7 +58,7 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
                     "mel_spec": r.backend.mel_spec.to_dict(),
                     "package": r.plugin.distribution,
                     "version": r.plugin.version,
-                    "weights": _weights(r.backend),
+                    "weights": weights_status(r.backend),
                     "description": r.backend.description,
                 }
                 for name, r in vocoders.items()
@@ -82,7 +76,7 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
                     r.backend.mel_spec.sample_rate,
                     r.backend.mel_spec.describe(),
                     f"{r.plugin.distribution} {r.plugin.version}",
-                    _weights(r.backend),
+                    weights_status(r.backend),
                 ]
                 for name, r in vocoders.items()
             ],

@@ -29,6 +29,11 @@ MAX_BLEND = 4
 RATES = [22050, 32000, 44100, 48000, 88200, 96000]
 
 
+def model_sliders(name: str) -> list[dict[str, Any]]:
+    """The sliders of a library model, from its header (no torch): what the slider controls show."""
+    return sliders_of(read_header(resolve_model(name)))
+
+
 def render_folder(context: Context) -> Path:
     """A new folder for one render's clips: a page never replaces a clip another result still shows."""
     parent = context.folder / "generated"
@@ -107,8 +112,7 @@ def build(context: Context) -> TabHooks:
         if not name:
             return [*[gr.update(visible=False)] * MAX_SLIDERS, gr.update(choices=[], value=None),
                     *vocoder_updates(None), ""]
-        header = read_header(resolve_model(name))
-        found = sliders_of(header)
+        found = model_sliders(name)
         updates = [gr.update(visible=True, minimum=s["low"], maximum=s["high"], value=s["default"],
                              label=s["name"], step=(s["high"] - s["low"]) / 100) if i < len(found)
                    else gr.update(visible=False) for i, s in enumerate(found + [{}] * (MAX_SLIDERS - len(found)))]
@@ -125,8 +129,7 @@ def build(context: Context) -> TabHooks:
         if not name or not chosen:
             raise DistillError("pick a model and one of its presets first")
         values = load_presets(name).get(chosen, {})
-        header = read_header(resolve_model(name))
-        found = sliders_of(header)
+        found = model_sliders(name)
         updates = []
         for i in range(MAX_SLIDERS):
             value = values.get(found[i]["name"], values.get(str(i))) if i < len(found) else None
@@ -141,7 +144,7 @@ def build(context: Context) -> TabHooks:
             raise DistillError("pick a model first")
         if not preset_label.strip():
             raise DistillError("give the preset a name")
-        found = sliders_of(read_header(resolve_model(name)))
+        found = model_sliders(name)
         saved, clamped = api.save_slider_preset(name, preset_label.strip(),
                                                 {str(i): float(v) for i, (_, v) in enumerate(zip(found, values,
                                                                                                   strict=False))})
@@ -162,7 +165,7 @@ def build(context: Context) -> TabHooks:
         slider_values = rest[:MAX_SLIDERS]
         blends = [(m, float(w)) for m, w in zip(rest[MAX_SLIDERS::2], rest[MAX_SLIDERS + 1 :: 2], strict=True)
                   if m and w and w > 0]
-        found = sliders_of(read_header(resolve_model(name)))
+        found = model_sliders(name)
         token = context.cancel_token(request)
 
         def report(event: Progress) -> None:

@@ -6,6 +6,7 @@ saves a checkpoint first). No Gradio here."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class Job:
 
 
 def _plottable(value: object) -> bool:
-    return isinstance(value, int | float) and value == value and abs(value) != float("inf")
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 class JobRunner:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .. import humanize
 from .jobs import NOT_LOSSES
 
 if TYPE_CHECKING:
@@ -52,14 +53,6 @@ def _clock(seconds: float | None) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def _size(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if num_bytes < 1000 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1000
-    return ""  # unreachable
-
-
 def job_html(job: Job | None, kinds: tuple[str, ...]) -> str:
     """The state of the running (or last) job of one of `kinds`: a bar, step, metrics, ETA, the outcome."""
     if job is None or job.kind not in kinds:
@@ -97,9 +90,9 @@ def download_html(job: Job | None) -> str:
     for name, (file_done, file_total) in job.downloads.items():
         fraction = file_done / file_total if file_total else 0.0
         rows.append(f'{html.escape(name)} <progress class="distill-bar" max="1" value="{fraction:.4f}"></progress> '
-                    f'<span class="distill-bytes">{_size(file_done)} / {_size(file_total)}</span>')
+                    f'<span class="distill-bytes">{humanize.size(file_done)} / {humanize.size(file_total)}</span>')
     if job.downloads:
-        rows.append(f"{_size(speed)}/s" + (f", ETA {_clock(eta)}" if job.running and eta is not None else ""))
+        rows.append(f"{humanize.size(speed)}/s" + (f", ETA {_clock(eta)}" if job.running and eta is not None else ""))
     if job.error:
         rows.append(error_html(job.error))
     return "<br>".join(rows)
@@ -114,7 +107,7 @@ def log_text(job: Job | None, kinds: tuple[str, ...], lines: int = 40) -> str:
 def facts_html(header: Mapping[str, Any], path: Path, size: int) -> str:
     """A model's facts from its header: recordings, training, sliders, bundled vocoders."""
     training = header.get("training") or {}
-    rows = [("file", f"{path} ({_size(size)})"), ("id", header.get("id")), ("created", header.get("created")),
+    rows = [("file", f"{path} ({humanize.size(size)})"), ("id", header.get("id")), ("created", header.get("created")),
             ("recordings", f"{training.get('files', '?')} files, {_clock(_number(training.get('seconds')))} of audio "
                            f"from {training.get('corpus_path', '?')}"),
             ("training", f"{training.get('steps', '?')} steps, preset {training.get('preset', '?')}")]

@@ -12,6 +12,7 @@ import gradio as gr
 from .. import api
 from ..errors import DistillError
 from ..plugins import installed_vocoders
+from ..vocoders.contract import trainable, weights_status
 from .app import Context, TabHooks, guarded, training_panel
 from .jobs import Job
 from .train_tab import loss_frame
@@ -24,9 +25,7 @@ def backends_html() -> str:
     rows = []
     for name, registered in installed_vocoders().items():
         backend = registered.backend
-        weights = "per model" if backend.kind != "universal" else {
-            None: "not needed", True: "present", False: "not downloaded"}[backend.weights_present()]
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{backend.kind}</td><td>{weights}</td>"
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{backend.kind}</td><td>{weights_status(backend)}</td>"
                     f"<td>{html.escape(backend.description)}</td></tr>")
     if not rows:
         return note_html('No vocoder installed: pip install "distill[hifigan]" or "distill[bigvgan]"')
@@ -38,8 +37,8 @@ def downloadable() -> list[str]:
     return [name for name, r in installed_vocoders().items() if r.backend.weights_present() is False]
 
 
-def trainable() -> list[str]:
-    return [name for name, r in installed_vocoders().items() if callable(getattr(r.backend, "train", None))]
+def trainable_backends() -> list[str]:
+    return [name for name, r in installed_vocoders().items() if trainable(r.backend)]
 
 
 def build(context: Context) -> TabHooks:
@@ -56,7 +55,7 @@ def build(context: Context) -> TabHooks:
                 "and bundles the result into the model file; `auto` uses it only where it measures better.")
     with gr.Row():
         model = context.picker("Model", "voc-model")
-        backends = trainable()
+        backends = trainable_backends()
         backend = gr.Dropdown(["auto", *backends], value="auto", label="Backend", elem_id="voc-backend")
         steps = gr.Number(0, label="Steps (0: by minutes or the default)", precision=0, minimum=0,
                           elem_id="voc-steps")
@@ -110,7 +109,7 @@ def build(context: Context) -> TabHooks:
     def refresh() -> list[Any]:
         left = downloadable()
         return [backends_html(), gr.update(choices=left, value=left[0] if left else None),
-                gr.update(choices=["auto", *trainable()])]
+                gr.update(choices=["auto", *trainable_backends()])]
 
     return TabHooks(ticking=[panel.status, panel.plot, log, download_status], render=render,
                     changing=[table, weights, backend], refresh=refresh)

@@ -139,10 +139,14 @@ def joined(waves: list[np.ndarray], rate: int) -> np.ndarray:
     return np.concatenate([part for wave in waves for part in (wave, gap)])
 
 
+def whole_frames(wave: np.ndarray, spec: MelSpec) -> np.ndarray:
+    """`wave` cut to the samples its mel frames cover: what a vocoder renders back, and what is measured."""
+    return wave[: spec.num_samples(spec.num_frames(len(wave)))]
+
+
 def reference_pitch(clips: list[tuple[str, np.ndarray]], spec: MelSpec) -> Any:
     """The pitch track of the joined references as `measure` joins them (each cut to whole frames)."""
-    trimmed = [wave[: spec.num_samples(spec.num_frames(len(wave)))] for _, wave in clips]
-    return pitch_track(joined(trimmed, spec.sample_rate), spec.sample_rate)
+    return pitch_track(joined([whole_frames(wave, spec) for _, wave in clips], spec.sample_rate), spec.sample_rate)
 
 
 def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[str, np.ndarray]], spec: MelSpec,
@@ -153,9 +157,8 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
     mel_l1 = stft = snr = seconds = wall = 0.0
     references, outputs = [], []
     for _, wave in clips:
-        reference = torch.from_numpy(wave)
-        mel = spec.mel(reference)
-        reference = reference[: spec.num_samples(mel.shape[-1])]
+        mel = spec.mel(torch.from_numpy(wave))
+        reference = torch.from_numpy(whole_frames(wave, spec))
         started = time.perf_counter()
         output = render(mel)
         wall += time.perf_counter() - started
@@ -210,8 +213,8 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
             row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, references,
                           rendered.setdefault(BASELINE, []))
             rows.append(attrs.evolve(row, name=BASELINE, kind="baseline"))
-    whole_frames = [(name, wave[: spec.num_samples(spec.num_frames(len(wave)))]) for name, wave in clips]  # as measured
-    written = _write_renderings(renderings, whole_frames, rendered, spec.sample_rate) if renderings else {}
+    originals = [(name, whole_frames(wave, spec)) for name, wave in clips]  # as measured
+    written = _write_renderings(renderings, originals, rendered, spec.sample_rate) if renderings else {}
     return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips), written)
 
 

@@ -176,6 +176,14 @@ class TrainableVocoder(Protocol):
         ...
 
 
+def weights_status(backend: type[VocoderBase]) -> str:
+    """Whether a backend's weights are here, in words: "present", "not downloaded", "not needed", or
+    "per model" for a backend trained per model."""
+    if backend.kind != "universal":
+        return "per model"
+    return {None: "not needed", True: "present", False: "not downloaded"}[backend.weights_present()]
+
+
 def trainable(backend: type[VocoderBase]) -> bool:
     """Whether a registered backend can be trained per model."""
     return backend.kind == "per-model" and callable(getattr(backend, "train", None))

@@ -3,6 +3,7 @@ benchmarks' and `vocoders compare`'s reference row) and the example plugin rende
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,14 +39,24 @@ def griffin_lim(mel: torch.Tensor, spec: MelSpec, iterations: int = ITERATIONS, 
     length = (frames - 1) * spec.hop_length
     phase = torch.rand(magnitude.shape, generator=torch.Generator().manual_seed(seed)) * 2 * torch.pi
     angles = torch.polar(torch.ones_like(magnitude), phase.to(mel.device))
+    wave = istft(magnitude * fast_griffin_lim(magnitude, angles, iterations, stft, istft))
+    if spec.padding == "reflect":
+        half = spec.hop_length // 2
+        wave = torch.nn.functional.pad(wave, (half, spec.hop_length - half))
+    return torch.clamp(wave, -1.0, 1.0)
+
+
+def fast_griffin_lim(magnitude: torch.Tensor, angles: torch.Tensor, iterations: int,
+                     stft: Callable[[torch.Tensor], torch.Tensor],
+                     istft: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The unit phasors after `iterations` of fast Griffin-Lim from `angles` (complex, one per bin and
+    frame of `magnitude`); `stft` and `istft` are the analysis and synthesis the spectrogram belongs to."""
+    import torch
+
     previous = torch.zeros_like(angles)
     for _ in range(iterations):
         rebuilt = stft(istft(magnitude * angles))
         angles = rebuilt - previous * (MOMENTUM / (1 + MOMENTUM))
         angles = angles / (angles.abs() + 1e-16)
         previous = rebuilt
-    wave = istft(magnitude * angles)
-    if spec.padding == "reflect":
-        half = spec.hop_length // 2
-        wave = torch.nn.functional.pad(wave, (half, spec.hop_length - half))
-    return torch.clamp(wave, -1.0, 1.0)
+    return angles
