@@ -86,7 +86,7 @@ name, stop_at, arguments = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]
 cancel = threading.Event()
 
 def watch(event):
-    if event.phase == "train" and event.step == stop_at:
+    if event.phase == arguments.get("phase", "train") and event.step == stop_at:
         cancel.set()
 
 try:
@@ -99,14 +99,14 @@ sys.exit("finished without being interrupted")
 
 
 def interrupt_after(step: int, function: str, *args: object, env: dict[str, str] | None = None,
-                    **kwargs: object) -> dict[str, object]:
+                    phase: str = "train", **kwargs: object) -> dict[str, object]:
     """Run `distill.<function>(*args, **kwargs)` in a fresh process and cancel it, through the API's
-    cancel token, right after training step `step` (deterministic: no signal races the run); returns
+    cancel token, right after step `step` of `phase` (deterministic: no signal races the run); returns
     what the Interrupted exception said (step, checkpoint, resume)."""
     import json
 
     result = subprocess.run([sys.executable, "-c", _INTERRUPT, function, str(step),
-                             json.dumps({"args": [str(a) for a in args], "kwargs": kwargs})],
+                             json.dumps({"args": [str(a) for a in args], "kwargs": kwargs, "phase": phase})],
                             capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
     assert result.returncode == 130, (result.stdout, result.stderr)
     return json.loads(result.stdout.splitlines()[-1])

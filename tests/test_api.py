@@ -4,6 +4,7 @@ which is built on it, end to end in its quick mode."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def test_the_quick_demo_runs_end_to_end(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     clips = sorted(p.name for p in (tmp_path / "clips").glob("*.wav"))
-    assert clips == ["morph.wav", "prior.wav", "slider.wav", "variation.wav"]
+    assert clips == ["morph.wav", "prior-gaussian.wav", "prior.wav", "slider.wav", "variation.wav"]
+    for name, prior in (("prior", "learned"), ("prior-gaussian", "gaussian")):
+        assert json.loads((tmp_path / "clips" / f"{name}.wav.json").read_text())["settings"]["prior"] == prior
     for name in clips:
         audio, rate = soundfile.read(tmp_path / "clips" / name)
         assert rate == 48000 and len(audio) == 48000 and np.abs(audio).max() > 0.01

@@ -73,7 +73,7 @@ def test_the_model_file_grows_by_the_generator_only(bundled):
     bundled_keys = {k.removeprefix("vocoder.hifigan.") for k in keys if k.startswith("vocoder.")}
     assert bundled_keys == GENERATOR_KEYS  # inference weights, weight norm folded: nothing else
     assert not any(word in k for k in bundled_keys for word in ("disc", "opt", "exp_avg", "periods", "original"))
-    assert {k.split(".")[0] for k in keys} == {"vae", "sliders", "vocoder"}
+    assert {k.split(".")[0] for k in keys} == {"vae", "sliders", "prior", "vocoder"}
     assert vocoder_bytes == 4 * 971_041  # ~3.9 MB of float32
     growth = bundled["path"].stat().st_size - bundled["size_before"]
     assert growth == record["bytes_added"]

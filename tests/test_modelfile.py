@@ -148,7 +148,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
     if kind == "v1 safetensors":
         return _safetensors(path, {"format": "distill", "format_version": "1"})
     if kind == "newer":
-        return _safetensors(path, {"format": "distill", "format_version": "3", "distill": "{}"})
+        return _safetensors(path, {"format": "distill", "format_version": "4", "distill": "{}"})
     if kind == "plain safetensors":
         return _safetensors(path, {"framework": "pt"})
     if kind == "random bytes":
@@ -174,7 +174,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
     ("kind", "expected"),
     [
         ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: `distill train DIR --name NAME`"]),
-        ("newer", ["written by a newer distill (model format 3", "upgrade: pip install -U distill"]),
+        ("newer", ["written by a newer distill (model format 4", "upgrade: pip install -U distill"]),
         ("plain safetensors", ["not a distill model file (found: safetensors without distill metadata)"]),
         ("random bytes", ["not a distill model file (found: 1000 bytes of unknown data)"]),
         ("empty", ["not a distill model file (found: empty file)"]),

@@ -127,8 +127,10 @@ def train(
     if checkpoint.exists() and not (resume or restart):
         raise DistillError(f"an interrupted run of {name!r} left a checkpoint ({checkpoint}): "
                            "add --resume to continue it, or --restart to discard it")
-    if restart:  # the discarded run's checkpoint and previews go; a vocoder's own checkpoints stay
+    prior_checkpoint = checkpoint.with_name("prior.ckpt")
+    if restart:  # the discarded run's checkpoints and previews go; a vocoder's own checkpoints stay
         checkpoint.unlink(missing_ok=True)
+        prior_checkpoint.unlink(missing_ok=True)
         shutil.rmtree(checkpoint.parent / "previews", ignore_errors=True)
     torch_device, device_note = resolve_device(device)
     if device_note:
@@ -167,12 +169,14 @@ def train(
         result = train_vae(data, settings, checkpoint, fingerprint=corpus.fingerprint, device=torch_device,
                            resume=resume, cancel=cancel, on_checkpoint=preview,
                            progress=lambda step, record: report.step("train", step, settings.steps, record))
+        report.say("analysing the latent space for sliders…", phase="analyse")
+        sliders = analyse(result.vae, mels)
+        # A prior checkpoint belongs to one corpus and one finished VAE (a resume may train the VAE further).
+        prior = _train_prior(result.vae, settings.steps, sliders, data, settings.seed, prior_checkpoint,
+                             f"{corpus.fingerprint}:{result.steps}", resume, report, cancel)
     except Interrupted as stop:
         command = shlex.join(["distill", "train", str(folder), "--name", name, "--resume"])
         raise Interrupted(stop.step, stop.checkpoint, command) from None
-
-    report.say("analysing the latent space for sliders…", phase="analyse")
-    sliders = analyse(result.vae, mels)
     finished = datetime.datetime.now(datetime.timezone.utc)
     model = DistillModel(
         name=name,
@@ -181,6 +185,7 @@ def train(
         vae_config=result.vae.config,
         vae_weights=result.vae.state_dict(),
         sliders=sliders,
+        prior=prior,
         training={
             "corpus_name": folder.name,
             "corpus_path": str(folder),
@@ -205,6 +210,7 @@ def train(
     )
     path = save_to_library(model)
     checkpoint.unlink(missing_ok=True)  # the model is safely saved: the run is complete
+    prior_checkpoint.unlink(missing_ok=True)
     validation = result.losses["validation_l1"]
     report.say(f"saved {name!r} to {path}")
     report.say(f"reconstruction log-mel L1: train {result.losses['train_l1']:.3f}"
@@ -213,6 +219,27 @@ def train(
     return TrainedModel(name=name, id=model.id, path=path, steps=result.steps, resumed_from=result.resumed_from,
                         losses=result.losses, sliders=[s.name for s in sliders.sliders], files=len(corpus.files),
                         skipped=list(corpus.skipped), seconds=round(corpus.seconds, 3))
+
+
+def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, checkpoint: Path, fingerprint: str,
+                 resume: bool, report: Reporter, cancel: threading.Event | None) -> Any:
+    """The learned prior (distill.prior) of a trained VAE, as the model file stores it."""
+    from .melspec import DISTILL_MEL
+    from .model import PriorState
+    from .prior import KIND, PriorSettings, TrainedPrior, prior_data, prior_steps, train_prior
+
+    settings = PriorSettings(steps=prior_steps(vae_steps), seed=seed)
+    frame_rate = DISTILL_MEL.sample_rate / DISTILL_MEL.hop_length / vae.downsample
+    encoded = prior_data(vae.cpu(), sliders, data.train, data.validation, settings.character_dims, frame_rate,
+                         DISTILL_MEL.silence)
+    report.say(f"learning how the recordings unfold: the prior over {sum(len(x) for x in encoded.train)} latent "
+               "frames", phase="prior")
+    result = train_prior(encoded, settings, checkpoint, fingerprint=fingerprint, resume=resume, cancel=cancel,
+                         progress=lambda step, record: report.step("prior", step, settings.steps, record))
+    trained = TrainedPrior(result.prior, encoded.silence, result.character_mean, result.character_std, {})
+    record = {"steps": result.steps, "held_out_nll": result.held_out_nll,
+              "seconds": round(result.seconds, 1), "settings": attrs.asdict(settings)}
+    return PriorState(KIND, result.prior.config, record, trained.tensors())
 
 
 # -- train-vocoder ----------------------------------------------------------------------------------
@@ -450,14 +477,16 @@ def generate(
     model: str | os.PathLike[str], *, seconds: float = 5.0, count: int = 1, seed: int | None = None,
     evolution: float = 0.5, sliders: Mapping[str, float] | None = None, preset: str | None = None,
     from_audio: str | os.PathLike[str] | None = None, variation: float = 0.0, morph: tuple[str, str] | None = None,
-    blend: Sequence[tuple[str, float]] = (), vocoder: str = "auto", device: str = "auto",
-    export: ExportSettings | None = None, output_dir: str | os.PathLike[str] | None = None,
+    blend: Sequence[tuple[str, float]] = (), prior: str = "auto", temperature: float = 1.0,
+    vocoder: str = "auto", device: str = "auto", export: ExportSettings | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
     output: str | os.PathLike[str] | None = None, overwrite: bool = False,
     progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
 ) -> Generated:
     """Render `count` clips of MODEL (a library name, id prefix or .distill path) with a JSON sidecar
     each. Clip i uses seed + i (default: a random seed); files are named MODEL-SEED.EXT in
-    `output_dir` (default: the current folder) unless `output` names the one clip."""
+    `output_dir` (default: the current folder) unless `output` names the one clip. `prior`: "learned",
+    "gaussian", or "auto" (the learned prior where the model has one)."""
     from .export import ExportSettings
     from .files import check_regular
     from .names import safe_stem
@@ -478,8 +507,15 @@ def generate(
     values = dict(get_preset(primary.model.name, preset)) if preset else {}
     values.update(sliders or {})
     checked, warnings = check_sliders(primary.analysis, values)
+    if prior == "auto":
+        prior = "learned" if primary.model.prior is not None else "gaussian"
+        if primary.model.prior is None:
+            warnings.append(f"model {primary.model.name!r} was trained before distill learned a prior: its new "
+                            "material comes from the Gaussian prior (retrain it for material that moves like "
+                            "its recordings)")
     base = GenerationSettings(
-        seconds=seconds, seed=0, evolution=evolution, sliders=tuple(checked.items()),
+        seconds=seconds, seed=0, evolution=evolution, sliders=tuple(checked.items()), prior=prior,
+        temperature=temperature,
         from_audio=str(Path(from_audio).resolve()) if from_audio else None, variation=variation,
         morph=(morph[0], morph[1]) if morph else None, blend=tuple((ref, float(w)) for ref, w in blend),
     )

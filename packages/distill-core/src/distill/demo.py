@@ -21,7 +21,8 @@ import click
 # measures whether it beat the base, and auto picks the better of the two.
 VOCODER_MINUTES = 2.0
 CLIPS: dict[str, tuple[float, dict[str, Any]]] = {  # name: (seconds, generate() arguments)
-    "prior": (8.0, {"seed": 1, "evolution": 0.5}),
+    "prior": (8.0, {"seed": 1, "evolution": 0.5}),  # the learned prior: how the recordings unfold
+    "prior-gaussian": (8.0, {"seed": 1, "evolution": 0.5, "prior": "gaussian"}),  # the older wander, to compare
     "slider": (8.0, {"seed": 1, "sliders": {"0": 2.0}}),
     "morph": (6.0, {"seed": 2, "morph": ("FIRST", "SECOND")}),
     "variation": (4.0, {"seed": 3, "from_audio": "FIRST", "variation": 0.4}),

@@ -1,13 +1,18 @@
-"""Latent sequences for generation: prior sampling that wanders over time, slider offsets,
-variation of encoded audio, and morphs. All randomness comes from the generator passed in."""
+"""Latent sequences for generation: prior sampling (the learned prior, or the Gaussian one of models
+made before it), slider offsets, variation of encoded audio, and morphs. All randomness comes from
+the generator passed in."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
 from .sliders import SliderAnalysis
+
+if TYPE_CHECKING:
+    from .prior import TrainedPrior
 
 
 def correlation_time(evolution: float) -> float:
@@ -38,6 +43,34 @@ def prior_latents(
     noise = smooth_noise(frames, len(analysis.scales), frame_rate, evolution, generator)
     coordinates = noise * (analysis.scales[:, None] * temperature)
     return analysis.center[:, None] + analysis.components.T @ coordinates
+
+
+def learned_latents(
+    prior: TrainedPrior, analysis: SliderAnalysis, frames: int, frame_rate: float, evolution: float,
+    generator: torch.Generator, temperature: float = 1.0,
+) -> torch.Tensor:
+    """New material [latent_dim, frames] from the learned prior. Its character (where in the corpus'
+    palette it is) follows a smooth random path that changes over `correlation_time(evolution)`; the
+    prior supplies the gestures (attacks, decays, rhythm) within it."""
+    noise = smooth_noise(frames, len(prior.character_mean), frame_rate, evolution, generator).T
+    character = prior.character_mean + prior.character_std * noise
+    return analysis.unwhiten(prior.sample(character, generator, temperature))
+
+
+def learned_variation(
+    latents: torch.Tensor, prior: TrainedPrior, analysis: SliderAnalysis, amount: float, frame_rate: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Encoded audio varied by the learned prior: each frame moves `amount` of the way from the sound's
+    own frame to the prior's continuation of what was played so far, in the sound's own character
+    (0 keeps the sound, 1 lets the prior play freely in its character)."""
+    if amount <= 0:
+        return latents
+    from .prior import character_of
+
+    own = analysis.whiten(latents)
+    character = character_of(own, len(prior.character_mean), frame_rate)
+    return analysis.unwhiten(prior.sample(character, generator, follow=own, amount=amount))
 
 
 def variation(

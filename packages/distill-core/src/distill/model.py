@@ -16,6 +16,17 @@ if TYPE_CHECKING:
 
 
 @attrs.define(eq=False)
+class PriorState:
+    """The learned prior over latent sequences (distill.prior), as stored: absent in models made
+    before format 3, which generate with the Gaussian prior."""
+
+    kind: str  # distill.prior.KIND
+    config: dict[str, Any]  # keyword arguments of distill.prior.LatentPrior
+    training: dict[str, Any]  # steps, best step, held-out NLL, seconds
+    tensors: dict[str, torch.Tensor]  # TrainedPrior.tensors()
+
+
+@attrs.define(eq=False)
 class DistillModel:
     name: str
     id: str  # 12 hex digits, assigned when training starts
@@ -25,5 +36,6 @@ class DistillModel:
     sliders: SliderAnalysis
     training: dict[str, Any]  # corpus name/path, files, seconds, steps, losses, seed, dates, versions
     vocoder_state: dict[str, VocoderState] = attrs.field(factory=dict)
+    prior: PriorState | None = None
     created: str = ""  # ISO 8601, UTC
     distill_version: str = ""

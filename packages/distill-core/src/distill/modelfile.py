@@ -1,9 +1,11 @@
-"""The `.distill` file, format 2: one safetensors file holding a whole trained model.
+"""The `.distill` file, format 3: one safetensors file holding a whole trained model.
 
-safetensors metadata: {"format": "distill", "format_version": "2", "distill": <JSON header>,
+safetensors metadata: {"format": "distill", "format_version": "3", "distill": <JSON header>,
 "data_sha256": <SHA-256 of the tensor data section>}; tensors:
-`vae.<state-dict key>`, `sliders.components`, `sliders.center`, `sliders.scales` and
-`vocoder.<backend>.<key>`. Loading never runs code from the file (no pickle, no torch.load).
+`vae.<state-dict key>`, `sliders.components`, `sliders.center`, `sliders.scales`, `prior.<key>` (the
+learned prior, whose kind, config and training record are the header's "prior") and
+`vocoder.<backend>.<key>`. Format 2 is format 3 without a learned prior: such models load and
+generate with the Gaussian prior. Loading never runs code from the file (no pickle, no torch.load).
 `read_header` parses the header by hand, so listing a library imports neither torch nor numpy.
 """
 
@@ -25,7 +27,7 @@ from .atomic import atomic_output
 from .errors import DistillError
 from .files import open_regular, parse_json
 from .melspec import MelSpec
-from .model import DistillModel
+from .model import DistillModel, PriorState
 from .sliders import Slider, SliderAnalysis
 from .vocoders.contract import VocoderState
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT_NAME = "distill"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REQUIRED_KEYS = (
     "name", "id", "created", "distill_version", "mel_spec", "vae_config", "sliders", "training", "vocoder_state"
 )  # fmt: skip
@@ -252,11 +254,21 @@ def _build(path: Path, info: dict[str, Any], tensors: dict[str, torch.Tensor]) -
             if backend is None:
                 _corrupt(path, f"tensor {key!r} belongs to no bundled vocoder")
             states[backend].weights[key.removeprefix(f"vocoder.{backend}.")] = tensor
-        elif key not in SLIDER_TENSORS:
+        elif key not in SLIDER_TENSORS and not key.startswith("prior."):
             _corrupt(path, f"unexpected tensor {key!r}")
     for key in SLIDER_TENSORS:
         if key not in tensors:
             _corrupt(path, f"tensor {key!r} is missing")
+    prior = None
+    if info.get("prior") is not None:
+        spec = info["prior"]
+        if not (isinstance(spec, dict) and isinstance(spec.get("config"), dict)
+                and isinstance(spec.get("training"), dict) and isinstance(spec.get("kind"), str)):
+            _corrupt(path, "malformed header field: prior")
+        prior = PriorState(kind=spec["kind"], config=spec["config"], training=spec["training"],
+                           tensors={k.removeprefix("prior."): t for k, t in tensors.items() if k.startswith("prior.")})
+    elif any(key.startswith("prior.") for key in tensors):
+        _corrupt(path, "it holds prior tensors but no prior in its header")
     sliders = SliderAnalysis(
         sliders=[Slider(**slider) for slider in info["sliders"]["sliders"]],
         components=tensors["sliders.components"],
@@ -272,6 +284,7 @@ def _build(path: Path, info: dict[str, Any], tensors: dict[str, torch.Tensor]) -
         sliders=sliders,
         training=info["training"],
         vocoder_state=states,
+        prior=prior,
         created=info["created"],
         distill_version=info["distill_version"],
     )
@@ -304,6 +317,8 @@ def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
             name: {"version": state.version, "config": state.config, "training": state.training}
             for name, state in model.vocoder_state.items()
         },
+        "prior": None if model.prior is None else {
+            "kind": model.prior.kind, "config": model.prior.config, "training": model.prior.training},
     }
     try:
         header_json = json.dumps(_json_numbers(header), allow_nan=False)
@@ -358,6 +373,8 @@ def _tensors(model: DistillModel) -> dict[str, torch.Tensor]:
     tensors["sliders.components"] = own(model.sliders.components)
     tensors["sliders.center"] = own(model.sliders.center)
     tensors["sliders.scales"] = own(model.sliders.scales)
+    if model.prior is not None:
+        tensors.update({f"prior.{key}": own(t) for key, t in model.prior.tensors.items()})
     for backend, state in model.vocoder_state.items():
         for key, tensor in state.weights.items():
             full = f"vocoder.{backend}.{key}"

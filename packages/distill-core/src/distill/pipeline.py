@@ -2,15 +2,17 @@
 latents -> log-mels -> one vocoder instance -> audio chunks, so training previews, `distill generate`
 and replays all sound the same for the same settings.
 
-The vocoder renders in overlapping windows joined by raised-cosine crossfades, so memory stays flat
-however long the clip is; audio leaves this module as a stream of chunks (see export.py).
+Latents are drawn whole (16 numbers per 93 ms frame: 0.4 MB for 10 minutes); the decoder turns them
+into log-mels in overlapping windows and the vocoder renders those in overlapping windows joined by
+raised-cosine crossfades, so memory stays flat however long the clip is; audio leaves this module as
+a stream of chunks (see export.py).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from . import latents as lat
 from .errors import DistillError
 from .melspec import MelSpec
 from .model import DistillModel
+from .prior import TrainedPrior
 from .sliders import SliderAnalysis
 from .vae import MelVAE
 from .vocoders.contract import VocoderBase
@@ -29,6 +32,9 @@ from .vocoders.contract import VocoderBase
 MAX_SECONDS = 600.0
 MIN_SECONDS = 0.1
 MAX_BLENDS = 4
+PRIORS = ("learned", "gaussian")
+DECODE_FRAMES = 2048  # log-mel frames (24 s) decoded at a time
+DECODE_MARGIN = 16  # latent frames of context each side: over twice the decoder's receptive field
 
 
 @attrs.frozen
@@ -44,8 +50,13 @@ class GenerationSettings:
     morph: tuple[str, str] | None = None
     blend: tuple[tuple[str, float], ...] = ()
     temperature: float = 1.0
+    prior: str = "gaussian"  # what sidecars written before the learned prior used
 
     def __attrs_post_init__(self) -> None:
+        if self.prior not in PRIORS:
+            raise DistillError(f"--prior must be one of {', '.join(PRIORS)}, got {self.prior!r}")
+        if not 0.05 <= self.temperature <= 2.0:
+            raise DistillError(f"--temperature must be between 0.05 and 2, got {self.temperature:g}")
         if not MIN_SECONDS <= self.seconds <= MAX_SECONDS:
             raise DistillError(f"duration must be between {MIN_SECONDS} and {MAX_SECONDS:.0f} seconds "
                                f"(10 minutes), got {self.seconds:g}")
@@ -80,6 +91,30 @@ class LoadedModel:
         self.vae = MelVAE(**model.vae_config)
         self.vae.load_state_dict(model.vae_weights)
         self.vae.eval()
+        self._prior: TrainedPrior | None = None
+
+    def trained_prior(self, settings: GenerationSettings) -> TrainedPrior | None:
+        """The learned prior when the settings ask for it (None: the Gaussian prior), built on first use
+        so that a model whose prior cannot be built still generates with the Gaussian one."""
+        from .prior import KIND
+
+        state, where = self.model.prior, self.path or self.model.name
+        if settings.prior == "gaussian":
+            return None
+        if state is None:
+            raise DistillError(f"model {self.model.name!r} has no learned prior (it was trained before distill "
+                               "learned one); generate with --prior gaussian, or retrain it to get one")
+        if state.kind != KIND:
+            raise DistillError(f"{where} has a learned prior of kind {state.kind!r}, which this distill does not "
+                               "know (a newer version made it); upgrade: pip install -U distill, or generate with "
+                               "--prior gaussian")
+        if self._prior is None:
+            try:
+                self._prior = TrainedPrior.from_tensors(state.config, state.tensors, state.training)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise DistillError(f"{where} has a damaged learned prior ({type(exc).__name__}); generate with "
+                                   "--prior gaussian, or retrain the model") from None
+        return self._prior
 
     @property
     def mel_spec(self) -> MelSpec:
@@ -106,31 +141,57 @@ class LoadedModel:
         mean, _ = self.vae.encode(self.mel_spec.mel(torch.from_numpy(audio))[None])
         return mean[0]
 
-    def endpoint(self, source: str, frames: int) -> torch.Tensor:
-        """A morph endpoint: an audio file, or `seed:N` (a prior path drawn with seed N)."""
+    def new_material(self, settings: GenerationSettings, frames: int, evolution: float,
+                     generator: torch.Generator) -> torch.Tensor:
+        """Latents [latent_dim, frames] drawn from the prior the settings name."""
+        prior = self.trained_prior(settings)
+        if prior is None:
+            return lat.prior_latents(self.analysis, frames, self.latent_rate, evolution, generator,
+                                     settings.temperature)
+        return lat.learned_latents(prior, self.analysis, frames, self.latent_rate, evolution, generator,
+                                   settings.temperature)
+
+    def endpoint(self, settings: GenerationSettings, source: str, frames: int) -> torch.Tensor:
+        """A morph endpoint: an audio file, or `seed:N` (new material drawn with seed N)."""
         match = re.fullmatch(r"(?:seed:)?(\d+)", source)
         if match and not Path(source).exists():
-            generator = torch.Generator().manual_seed(int(match.group(1)))
-            return lat.prior_latents(self.analysis, frames, self.latent_rate, 0.3, generator)
+            return self.new_material(settings, frames, 0.3, torch.Generator().manual_seed(int(match.group(1))))
         return lat.fit_length(self.encode_file(Path(source)), frames)
 
+    @torch.inference_mode()
     def latents(self, settings: GenerationSettings, frames: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(settings.seed)
         if settings.from_audio:
             encoded = lat.fit_length(self.encode_file(Path(settings.from_audio)), frames)
-            z = lat.variation(encoded, self.analysis, settings.variation, self.latent_rate, generator)
+            prior = self.trained_prior(settings)
+            if prior is None:
+                z = lat.variation(encoded, self.analysis, settings.variation, self.latent_rate, generator)
+            else:
+                z = lat.learned_variation(encoded, prior, self.analysis, settings.variation, self.latent_rate,
+                                          generator)
         elif settings.morph:
-            z = lat.morph(self.endpoint(settings.morph[0], frames), self.endpoint(settings.morph[1], frames))
+            z = lat.morph(self.endpoint(settings, settings.morph[0], frames),
+                          self.endpoint(settings, settings.morph[1], frames))
         else:
-            z = lat.prior_latents(self.analysis, frames, self.latent_rate, settings.evolution, generator,
-                                  settings.temperature)
+            z = self.new_material(settings, frames, settings.evolution, generator)
         return lat.apply_sliders(z, self.analysis, dict(settings.sliders))
 
     @torch.inference_mode()
-    def mel(self, settings: GenerationSettings, mel_frames: int) -> torch.Tensor:
-        """Log-mels [n_mels, mel_frames] for the settings (blending excluded)."""
+    def mel_chunks(self, settings: GenerationSettings, mel_frames: int) -> Iterator[torch.Tensor]:
+        """Log-mels [n_mels, ≤ DECODE_FRAMES] for the settings (blending excluded), decoded a window at
+        a time with DECODE_MARGIN latent frames of context on each side, so memory stays flat."""
         z = self.latents(settings, self.vae.latent_frames(mel_frames))
-        return self.vae.decode(z[None])[0, :, :mel_frames]
+        per_chunk = DECODE_FRAMES // self.vae.downsample
+        for start in range(0, z.shape[-1], per_chunk):
+            lo, hi = max(0, start - DECODE_MARGIN), min(z.shape[-1], start + per_chunk + DECODE_MARGIN)
+            mel = self.vae.decode(z[None, :, lo:hi])[0]
+            first = (start - lo) * self.vae.downsample
+            stop = min(first + DECODE_FRAMES, mel_frames - start * self.vae.downsample + first)
+            yield mel[:, first:stop]
+
+    def mel(self, settings: GenerationSettings, mel_frames: int) -> torch.Tensor:
+        """Log-mels [n_mels, mel_frames] for the settings (blending excluded), whole."""
+        return torch.cat(list(self.mel_chunks(settings, mel_frames)), dim=-1)
 
 
 def check_sliders(analysis: SliderAnalysis, values: dict[str, float]) -> tuple[dict[str, float], list[str]]:
@@ -158,12 +219,43 @@ def output_samples(frames: int, model_spec: MelSpec, vocoder: VocoderBase) -> in
     return round(model_spec.num_samples(frames) * vocoder.sample_rate / model_spec.sample_rate)
 
 
+class MelReader:
+    """Windows of a stream of log-mel chunks, keeping only the frames still ahead of the last window."""
+
+    def __init__(self, chunks: Iterable[torch.Tensor]) -> None:
+        self.chunks = iter(chunks)
+        self.buffer: torch.Tensor | None = None
+        self.offset = 0  # the buffer's first frame
+
+    def window(self, start: int, stop: int) -> torch.Tensor:
+        while self.buffer is None or self.offset + self.buffer.shape[-1] < stop:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer = chunk if self.buffer is None else torch.cat([self.buffer, chunk], dim=-1)
+        assert self.buffer is not None, "an empty log-mel stream"
+        self.buffer, self.offset = self.buffer[:, start - self.offset :], start
+        return self.buffer[:, : stop - start]
+
+
+def mixed_chunks(parts: list[tuple[Iterator[torch.Tensor], float]]) -> Iterator[torch.Tensor]:
+    """The weighted sum of log-mel streams that share one chunking (DECODE_FRAMES)."""
+    for chunks in zip(*(stream for stream, _ in parts), strict=True):
+        yield sum((weight * chunk for chunk, (_, weight) in zip(chunks, parts, strict=True)),
+                  start=torch.zeros_like(chunks[0]))
+
+
 @torch.inference_mode()
-def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor, model_spec: MelSpec) -> Iterator[np.ndarray]:
-    """Waveform chunks (float32, at the vocoder's rate) for log-mels [n_mels, frames], rendered in
-    windows of `vocoder.window_frames` overlapping by `vocoder.overlap_frames`; neighbouring renders
-    are crossfaded with a raised cosine across the overlap. Memory depends on the window, not the clip."""
-    frames = mel.shape[-1]
+def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor | Iterable[torch.Tensor], model_spec: MelSpec,
+                  frames: int | None = None) -> Iterator[np.ndarray]:
+    """Waveform chunks (float32, at the vocoder's rate) for log-mels [n_mels, frames] (one tensor, or a
+    stream of chunks adding up to `frames`), rendered in windows of `vocoder.window_frames` overlapping
+    by `vocoder.overlap_frames`; neighbouring renders are crossfaded with a raised cosine across the
+    overlap. Memory depends on the window, not the clip."""
+    if isinstance(mel, torch.Tensor):
+        frames, mel = mel.shape[-1], [mel]
+    assert frames is not None, "a stream of log-mel chunks needs its total length"
+    reader = MelReader(mel)
     window, overlap = vocoder.window_frames, vocoder.overlap_frames
     step = window - overlap
     fade = output_samples(overlap, model_spec, vocoder)
@@ -176,7 +268,7 @@ def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor, model_spec: MelSpec) 
     for start in range(0, frames, step):
         stop = min(start + window, frames)
         wanted = output_samples(stop, model_spec, vocoder) - output_samples(start, model_spec, vocoder)
-        audio = vocoder.render(mel[None, :, start:stop].to(vocoder.device))[0].float().cpu().numpy()
+        audio = vocoder.render(reader.window(start, stop)[None].to(vocoder.device))[0].float().cpu().numpy()
         audio = np.pad(audio, (0, max(0, wanted - len(audio))))[:wanted]
         if pending is not None:
             n = min(fade, len(pending), len(audio))
@@ -201,6 +293,13 @@ def blend_mode(primary: LoadedModel, others: list[LoadedModel]) -> str:
     return "mel" if all(m.mel_spec == primary.mel_spec for m in others) else "audio"
 
 
+def _blended(model: LoadedModel, settings: GenerationSettings) -> GenerationSettings:
+    """A blended model follows the clip's seed, path and duration without its sliders, through its own
+    learned prior when the clip uses one and it has one."""
+    prior = "learned" if settings.prior == "learned" and model.model.prior is not None else "gaussian"
+    return attrs.evolve(settings, sliders=(), prior=prior)
+
+
 def clip_chunks(
     primary: LoadedModel, settings: GenerationSettings, vocoder: VocoderBase,
     blends: list[tuple[LoadedModel, float, VocoderBase]] = (),  # type: ignore[assignment]
@@ -208,23 +307,22 @@ def clip_chunks(
     """Audio chunks at `vocoder.sample_rate` for one clip. Sliders belong to the primary model;
     blended models follow the same seed, path and duration."""
     frames = mel_frames_for(settings.seconds, primary.mel_spec)
-    mel = primary.mel(settings, frames)
+    mel = primary.mel_chunks(settings, frames)
     if not blends:
-        yield from vocode_stream(vocoder, mel, primary.mel_spec)
+        yield from vocode_stream(vocoder, mel, primary.mel_spec, frames)
         return
-    others = attrs.evolve(settings, sliders=())
     share = 1.0 - sum(weight for _, weight, _ in blends)
     if blend_mode(primary, [m for m, _, _ in blends]) == "mel":
-        mixed = share * mel
-        for model, weight, _ in blends:
-            mixed = mixed + weight * model.mel(others, frames)
-        yield from vocode_stream(vocoder, mixed, primary.mel_spec)
+        parts = [(mel, share)] + [(model.mel_chunks(_blended(model, settings), frames), weight)
+                                  for model, weight, _ in blends]
+        yield from vocode_stream(vocoder, mixed_chunks(parts), primary.mel_spec, frames)
         return
-    mix = share * np.concatenate(list(vocode_stream(vocoder, mel, primary.mel_spec)))
+    mix = share * np.concatenate(list(vocode_stream(vocoder, mel, primary.mel_spec, frames)))
     for model, weight, own_vocoder in blends:
         if own_vocoder.sample_rate != vocoder.sample_rate:
             raise DistillError("blended models are rendered by vocoders of different sample rates; "
                                "choose one vocoder for all with --vocoder")
-        audio = np.concatenate(list(vocode_stream(own_vocoder, model.mel(others, frames), model.mel_spec)))
+        audio = np.concatenate(list(vocode_stream(own_vocoder, model.mel_chunks(_blended(model, settings), frames),
+                                                  model.mel_spec, frames)))
         mix[: len(audio)] += weight * audio[: len(mix)]
     yield mix.astype(np.float32)

@@ -49,6 +49,15 @@ class SliderAnalysis:
     center: torch.Tensor  # [latent_dim], mean of the encoded corpus
     scales: torch.Tensor  # [latent_dim], standard deviation of the corpus along each component
 
+    def whiten(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents [latent_dim, T] -> frames [T, latent_dim] in units of the corpus' spread along each
+        principal direction: the coordinates the learned prior works in."""
+        return ((latents - self.center[:, None]).T @ self.components.T) / self.scales.clamp(min=1e-8)
+
+    def unwhiten(self, frames: torch.Tensor) -> torch.Tensor:
+        """The inverse of `whiten`: frames [T, latent_dim] -> latents [latent_dim, T]."""
+        return self.center[:, None] + self.components.T @ (frames * self.scales.clamp(min=1e-8)).T
+
     def by_name(self, key: str) -> Slider:
         """A slider by name or by index (as a string or an int)."""
         from .errors import DistillError

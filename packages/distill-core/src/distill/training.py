@@ -220,6 +220,8 @@ def train_vae(
             if stop_requested.is_set():
                 raise Interrupted(step, checkpoint_path)
 
+    if step > resumed_from:  # the finished VAE survives an interruption of what follows (the prior)
+        checkpoint()
     vae.eval()
     final = history[-1] if history else {"l1": float("nan"), "kl": float("nan")}
     losses = {

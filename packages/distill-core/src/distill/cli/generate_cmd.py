@@ -39,6 +39,11 @@ def _parse_pairs(values: tuple[str, ...], option: str, separator: str) -> list[t
 @click.option("--seed", type=click.IntRange(min=0), help="Clip i uses seed + i (default: a random seed).")
 @click.option("--evolution", type=FINITE, default=0.5, show_default=True,
               help="0 = holds one character, 1 = changes quickly (prior sampling).")
+@click.option("--prior", type=click.Choice(["auto", "learned", "gaussian"]), default="auto", show_default=True,
+              help="learned: how the recordings unfold; gaussian: the older smooth wander; auto: learned "
+                   "where the model has it.")
+@click.option("--temperature", type=FINITE, default=1.0, show_default=True,
+              help="Prior sampling: below 1 tamer, above 1 wilder (0.05 to 2).")
 @click.option("--slider", "sliders", multiple=True, metavar="NAME=VALUE", help="Set a slider (name or index).")
 @click.option("--preset", help="Start from a saved slider preset (see `distill preset`).")
 @click.option("--from-audio", type=click.Path(path_type=Path), help="Make a variation of this sound.")
@@ -59,8 +64,8 @@ def _parse_pairs(values: tuple[str, ...], option: str, separator: str) -> list[t
 @click.option("--replay", "replay_from", type=click.Path(dir_okay=False, path_type=Path),
               help="Re-render from a sidecar .json.")
 def generate_command(
-    model_ref: str | None, duration: float, count: int, seed: int | None, evolution: float,
-    sliders: tuple[str, ...], preset: str | None, from_audio: Path | None, variation: float,
+    model_ref: str | None, duration: float, count: int, seed: int | None, evolution: float, prior: str,
+    temperature: float, sliders: tuple[str, ...], preset: str | None, from_audio: Path | None, variation: float,
     morph: tuple[str, str] | None, blends: tuple[str, ...], vocoder: str, device: str, sample_rate: int,
     fmt: str, bit_depth: str | None, normalize: str, output_dir: Path | None, output: Path | None,
     overwrite: bool, as_json: bool, replay_from: Path | None,
@@ -85,7 +90,8 @@ def generate_command(
         result = generate(
             model_ref, seconds=duration, count=count, seed=seed, evolution=evolution,
             sliders=dict(_parse_pairs(sliders, "--slider", "=")), preset=preset, from_audio=from_audio,
-            variation=variation, morph=morph, blend=_parse_pairs(blends, "--blend", ":"), vocoder=vocoder,
+            variation=variation, morph=morph, blend=_parse_pairs(blends, "--blend", ":"), prior=prior,
+            temperature=temperature, vocoder=vocoder,
             device=device, export=export, output_dir=output_dir, output=output, overwrite=overwrite,
             progress=view, cancel=cancel,
         )

@@ -99,6 +99,15 @@ def info_command(name: str, as_json: bool) -> None:
     _echo_info(path, size, header)
 
 
+def _prior_line(prior: Any) -> str:
+    if not isinstance(prior, dict):
+        return ("gaussian (trained before distill learned a prior; retrain for new material that moves like "
+                "the recordings)")
+    record: dict[str, Any] = prior["training"] if isinstance(prior.get("training"), dict) else {}
+    return f"learned ({_compact(prior.get('kind'), 20)}, {_compact(record.get('steps'), 10)} steps, " \
+           f"{_compact(record.get('seconds'), 10)} s)"
+
+
 def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
     from ..melspec import MelSpec
 
@@ -114,6 +123,7 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
         "mel recipe": recipe,
         "": " ".join(f"{k}={v}" for k, v in header["mel_spec"].items()),
         "vae": " ".join(f"{k}={_compact(v, 40)}" for k, v in header["vae_config"].items()) or "-",
+        "prior": _prior_line(header.get("prior")),
     }
     click.echo(header["name"])
     for key, value in fields.items():

@@ -48,8 +48,13 @@ def build(context: Context) -> TabHooks:
         count = gr.Slider(1, MAX_CLIPS, 1, step=1, label="Clips", elem_id="gen-count")
         seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="gen-seed")
         dice = gr.Button("Random seed", elem_id="gen-dice", scale=0, min_width=120)
-    evolution = gr.Slider(0.0, 1.0, 0.5, step=0.01, label="Evolution (0 holds one character, 1 changes quickly)",
-                          elem_id="gen-evolution")
+    with gr.Row():
+        evolution = gr.Slider(0.0, 1.0, 0.5, step=0.01, label="Evolution (0 holds one character, 1 changes quickly)",
+                              elem_id="gen-evolution", scale=3)
+        temperature = gr.Slider(0.05, 2.0, 1.0, step=0.05, label="Temperature (below 1 tamer, above 1 wilder)",
+                                elem_id="gen-temperature", scale=2)
+        prior = gr.Radio(["auto", "learned", "gaussian"], value="auto", label="Prior", elem_id="gen-prior",
+                         info="learned: moves like the recordings; gaussian: the older smooth wander", scale=2)
     with gr.Row():
         sliders = [gr.Slider(-1, 1, 0, label=f"slider {i}", visible=False, elem_id=f"gen-slider-{i}")
                    for i in range(MAX_SLIDERS)]
@@ -158,8 +163,8 @@ def build(context: Context) -> TabHooks:
     def on_generate(request: gr.Request, progress: gr.Progress = gr.Progress(), *values: Any  # noqa: B008
                     ) -> list[Any]:
         # Gradio hands the request and a progress tracker only to leading positional parameters.
-        (name, seconds, clips, first_seed, evolve, chosen_vocoder, audio_file, vary, morphing, a_seed, a_audio,
-         b_seed, b_audio, fmt_, rate_, depth_, normalize_), rest = values[:17], values[17:]
+        (name, seconds, clips, first_seed, evolve, heat, which_prior, chosen_vocoder, audio_file, vary, morphing,
+         a_seed, a_audio, b_seed, b_audio, fmt_, rate_, depth_, normalize_), rest = values[:19], values[19:]
         if not name:
             raise DistillError("no model picked: train one in the Train tab, or import one in the Library tab")
         slider_values = rest[:MAX_SLIDERS]
@@ -179,7 +184,8 @@ def build(context: Context) -> TabHooks:
             sliders={str(i): float(v) for i, (_, v) in enumerate(zip(found, slider_values, strict=False))},
             from_audio=audio_file, variation=float(vary) if audio_file else 0.0,
             morph=(a_audio or f"seed:{int(a_seed)}", b_audio or f"seed:{int(b_seed)}") if morphing else None,
-            blend=blends, vocoder=chosen_vocoder or "auto", export=export, output_dir=render_folder(context),
+            blend=blends, prior=which_prior or "auto", temperature=float(heat), vocoder=chosen_vocoder or "auto",
+            export=export, output_dir=render_folder(context),
             progress=report, cancel=token)
         updates: list[Any] = []
         for i in range(MAX_CLIPS):
@@ -196,8 +202,8 @@ def build(context: Context) -> TabHooks:
         return [*updates, f'<div id="gen-done">{summary}</div>']
 
     outputs = [part for card in cards for part in card]
-    inputs = [model, duration, count, seed, evolution, vocoder, from_audio, variation, morph_on, morph_a_seed,
-              morph_a_audio, morph_b_seed, morph_b_audio, fmt, rate, depth, normalize, *sliders,
+    inputs = [model, duration, count, seed, evolution, temperature, prior, vocoder, from_audio, variation, morph_on,
+              morph_a_seed, morph_a_audio, morph_b_seed, morph_b_audio, fmt, rate, depth, normalize, *sliders,
               *[part for pair in blend for part in pair]]
     go.click(guarded(on_generate, len(outputs) + 1), inputs=inputs, outputs=[*outputs, message],
              api_visibility="private", concurrency_limit=None)
