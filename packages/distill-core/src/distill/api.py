@@ -236,7 +236,7 @@ def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, c
                "frames", phase="prior")
     result = train_prior(encoded, settings, checkpoint, fingerprint=fingerprint, resume=resume, cancel=cancel,
                          progress=lambda step, record: report.step("prior", step, settings.steps, record))
-    trained = TrainedPrior(result.prior, encoded.silence, result.character_mean, result.character_std, {})
+    trained = TrainedPrior(result.prior, encoded.silence, result.character_mean, result.character_std)
     record = {"steps": result.steps, "held_out_nll": result.held_out_nll,
               "seconds": round(result.seconds, 1), "settings": attrs.asdict(settings)}
     return PriorState(KIND, result.prior.config, record, trained.tensors())

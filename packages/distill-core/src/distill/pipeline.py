@@ -110,7 +110,7 @@ class LoadedModel:
                                "--prior gaussian")
         if self._prior is None:
             try:
-                self._prior = TrainedPrior.from_tensors(state.config, state.tensors, state.training)
+                self._prior = TrainedPrior.from_tensors(state.config, state.tensors)
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
                 raise DistillError(f"{where} has a damaged learned prior ({type(exc).__name__}); generate with "
                                    "--prior gaussian, or retrain the model") from None

@@ -42,8 +42,8 @@ MIN_STD = 0.03  # in whitened units: no component may collapse onto one training
 
 
 def prior_steps(vae_steps: int) -> int:
-    """Half the VAE's steps (at most 1500): a prior step costs about 40 % of a default VAE step on a
-    CPU, so the prior adds about a fifth to the training time (docs/benchmarks.md)."""
+    """Half the VAE's steps (at most 1500): a prior step costs about a quarter to a third of a default
+    VAE step on a CPU, so the prior adds 13–16 % to the training time (docs/benchmarks.md)."""
     return min(1500, max(1, vae_steps // 2))
 
 
@@ -280,7 +280,6 @@ class TrainedPrior:
     silence: torch.Tensor  # [dims], whitened
     character_mean: torch.Tensor  # [c]
     character_std: torch.Tensor  # [c]
-    training: dict[str, Any]
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {f"net.{k}": v for k, v in self.prior.state_dict().items()}
@@ -288,13 +287,12 @@ class TrainedPrior:
         return out
 
     @classmethod
-    def from_tensors(cls, config: dict[str, Any], tensors: dict[str, torch.Tensor],
-                     training: dict[str, Any]) -> TrainedPrior:
+    def from_tensors(cls, config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> TrainedPrior:
         prior = LatentPrior(int(config["dims"]), int(config["character_dims"]), int(config["hidden"]),
                             int(config["mixtures"]))
         prior.load_state_dict({k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")})
         prior.eval()
-        return cls(prior, tensors["silence"], tensors["character_mean"], tensors["character_std"], training)
+        return cls(prior, tensors["silence"], tensors["character_mean"], tensors["character_std"])
 
     @torch.inference_mode()
     def sample(self, character: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
