@@ -16,6 +16,7 @@ file with the file's length (seed = the file's index):
 KAD (×100, aisfx embeddings) of each set's half B against the real half A, over SPLITS random
 half-splits: the floor is real B against real A (its spread is the noise of every KAD). The excess of
 a set is its mean KAD minus the floor's mean, and counts as the floor's spread when it is within it.
+New material is drawn DRAWS times with other seeds: its rows give the mean ± the spread of the draws.
 Gestures are pooled over each whole set (every clip peak-normalised alike). Novelty: median distance
 of each 1 s log-mel window to its nearest 1 s window of the model's training recordings; the held-out
 recordings (the files `distill train` kept out) give the real figure.
@@ -42,6 +43,7 @@ import generation_metrics as gm
 
 CACHE = Path(__file__).resolve().parents[2] / ".benchmarks" / "generation"
 SPLITS = 20
+DRAWS = 3  # sets of new material per prior, each with other seeds: the spread of their gestures
 VOCODER = "hifigan-base"
 
 
@@ -122,22 +124,27 @@ def measure_corpus(name: str, families: tuple[str, ...] = (), figure: Path | Non
         out = Path(tmp) / "clip.wav"
         sets["reconstructions"] = [_generate(name, out, seconds=s, from_audio=f, seed=0)
                                    for f, s in zip(files, seconds, strict=True)]
-        sets["gaussian"] = [_generate(name, out, seconds=s, seed=i, prior="gaussian") for i, s in enumerate(seconds)]
-        for temperature in temperatures:
-            key = "learned" if temperature == 1.0 else f"learned T={temperature:g}"
-            sets[key] = [_generate(name, out, seconds=s, seed=i, temperature=temperature)
-                         for i, s in enumerate(seconds)]
+        for draw in range(DRAWS):  # new material is random: each draw uses other seeds
+            sets[f"gaussian#{draw}"] = [_generate(name, out, seconds=s, seed=i + 1000 * draw, prior="gaussian")
+                                        for i, s in enumerate(seconds)]
+            for temperature in temperatures:
+                key = "learned" if temperature == 1.0 else f"learned T={temperature:g}"
+                sets[f"{key}#{draw}"] = [_generate(name, out, seconds=s, seed=i + 1000 * draw,
+                                                   temperature=temperature) for i, s in enumerate(seconds)]
         t = time.perf_counter()
         _generate(name, out, seconds=60.0, seed=0)
         realtime = 60.0 / (time.perf_counter() - t)
     training_files = [f for f in files if f.name not in held_out]
     if "texture" in families:
         rate = loaded.latent_rate
-        sets["texture"] = [_render_latents(loaded, texture_latents(loaded, int(np.ceil(s * rate)) + 1, i,
-                                                                    training_files), s)
-                           for i, s in enumerate(seconds)]
+        for draw in range(DRAWS):
+            sets[f"texture#{draw}"] = [
+                _render_latents(loaded, texture_latents(loaded, int(np.ceil(s * rate)) + 1, i + 1000 * draw,
+                                                        training_files), s)
+                for i, s in enumerate(seconds)]
     if figure:
-        spectrogram_figure(sets, figure)
+        spectrogram_figure({k.removesuffix("#0"): v for k, v in sets.items() if "#" not in k or k.endswith("#0")},
+                           figure)
     sets = {k: _peak(v) for k, v in sets.items()}
 
     embeddings = {k: gm.embed(v) for k, v in sets.items()}
@@ -152,23 +159,36 @@ def measure_corpus(name: str, families: tuple[str, ...] = (), figure: Path | Non
 
     training = [c for c, f in zip(sets["real"], files, strict=True) if f.name not in held_out]
     held = [c for c, f in zip(sets["real"], files, strict=True) if f.name in held_out]
-    real_gestures = gm.gestures(sets["real"])
-    prior_record = loaded.model.prior.training if loaded.model.prior else {}
-    rows = []
+    real_modulation = gm.gestures(sets["real"])["modulation"]
+    measured: dict[str, list[dict[str, float]]] = {}  # set -> one record per draw
     for key, clips in sets.items():
         g = gm.gestures(clips)
-        excess = max(float(np.mean(kads[key])) - floor, spread)
+        measured.setdefault(key.split("#")[0], []).append({
+            "kad": float(np.mean(kads[key])), "kad_spread": float(np.std(kads[key])),
+            "onsets": g["onset_rate"], "sharpness": g["sharpness"], "range": g["dynamic_range"],
+            "modulation": float(np.corrcoef(g["modulation"], real_modulation)[0, 1]),
+            "novelty": gm.novelty(held if key == "real" else clips, training)})
+
+    def show(records: list[dict[str, float]], field: str, digits: int) -> str:
+        values = [r[field] for r in records]
+        text = f"{np.mean(values):.{digits}f}"
+        return text + (f" ± {np.std(values):.{digits}f}" if len(values) > 1 else "")
+
+    prior_record = loaded.model.prior.training if loaded.model.prior else {}
+    rows = []
+    for key, records in measured.items():
+        kad_mean = float(np.mean([r["kad"] for r in records]))
         rows.append({
             "corpus": f"{name} ({len(files)} files, {sum(seconds):.0f} s)",
-            "set": key,
-            "KAD": f"{np.mean(kads[key]):.1f} ± {np.std(kads[key]):.1f}",
-            "excess": "floor" if key == "real" else f"{excess:.1f}",
-            "onsets/s": f"{g['onset_rate']:.2f}",
-            "sharpness": f"{g['sharpness']:.2f}",
-            "range dB": f"{g['dynamic_range']:.1f}",
-            "modulation r": f"{np.corrcoef(g['modulation'], real_gestures['modulation'])[0, 1]:.2f}",
-            "novelty": f"{gm.novelty(held if key == 'real' else clips, training):.3f}"
-                       + (" (held-out)" if key == "real" else ""),
+            "set": key + (f" ({len(records)} draws)" if len(records) > 1 else ""),
+            "KAD": f"{kad_mean:.1f} ± {np.mean([r['kad_spread'] for r in records]):.1f} (splits)"
+                   + (f" ± {np.std([r['kad'] for r in records]):.1f} (draws)" if len(records) > 1 else ""),
+            "excess": "floor" if key == "real" else f"{max(kad_mean - floor, spread):.1f}",
+            "onsets/s": show(records, "onsets", 2),
+            "sharpness": show(records, "sharpness", 2),
+            "range dB": show(records, "range", 1),
+            "modulation r": show(records, "modulation", 2),
+            "novelty": show(records, "novelty", 2) + (" (held-out)" if key == "real" else ""),
         })
     vae_seconds = float(loaded.model.training["training_seconds"])
     rows.append({"corpus": rows[0]["corpus"], "set": "timing",
