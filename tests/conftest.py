@@ -41,6 +41,12 @@ def fresh_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[N
     selection._loaded_from_state.clear()
 
 
+@pytest.fixture
+def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example Griffin-Lim plugin alone, so `--vocoder auto` picks it whatever else is installed."""
+    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 0) -> Result:
     """Invoke `distill ARGS` in-process; stderr is kept apart from stdout."""
     result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)

@@ -16,11 +16,7 @@ from distill.examples import make_example_corpus
 from distill.melspec import MelSpec
 from distill.modelfile import load_model, save_model
 
-
-@pytest.fixture(autouse=True)
-def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The example plugin alone, so `--vocoder auto` picks it whatever else is installed."""
-    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
+pytestmark = pytest.mark.usefixtures("griffin_lim_only")  # the example plugin renders (conftest)
 
 
 @pytest.fixture(scope="module")

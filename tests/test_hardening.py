@@ -22,10 +22,7 @@ from distill.examples import make_example_corpus
 from distill.export import ExportSettings, write_audio
 from distill.modelfile import load_model, save_model
 
-
-@pytest.fixture(autouse=True)
-def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
+pytestmark = pytest.mark.usefixtures("griffin_lim_only")  # the example plugin renders (conftest)
 
 
 @pytest.fixture(scope="module")

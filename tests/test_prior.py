@@ -19,10 +19,7 @@ from distill.library import checkpoint_dir, model_path
 from distill.modelfile import load_model, read_header, save_model
 from distill.pipeline import GenerationSettings, LoadedModel
 
-
-@pytest.fixture(autouse=True)
-def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
+pytestmark = pytest.mark.usefixtures("griffin_lim_only")  # the example plugin renders (conftest)
 
 
 @pytest.fixture(scope="module")

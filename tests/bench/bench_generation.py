@@ -90,6 +90,7 @@ def texture_latents(loaded: Any, frames: int, seed: int, files: list[np.ndarray]
 
 
 def _render_latents(loaded: Any, z: Any, seconds: float) -> np.ndarray:
+    import librosa
     import torch
     from distill.pipeline import mel_frames_for, vocode_stream
     from distill.vocoders.selection import load_vocoder, select_vocoder
@@ -99,8 +100,6 @@ def _render_latents(loaded: Any, z: Any, seconds: float) -> np.ndarray:
     with torch.inference_mode():
         mel = loaded.vae.decode(z[None])[0, :, :frames]
         audio = np.concatenate(list(vocode_stream(vocoder, mel, loaded.mel_spec)))
-    import librosa
-
     return librosa.resample(audio, orig_sr=vocoder.sample_rate, target_sr=gm.RATE)[: int(seconds * gm.RATE)]
 
 
