@@ -86,7 +86,8 @@ def tests(session: nox.Session) -> None:
     install_packages(session, *TEST_TOOLS, *BROWSER_TOOLS)
     install_reference(session)
     ensure_chromium(session)
-    session.run("pytest", *session.posargs)
+    # One line per test as it finishes (with the run's progress in %), and the slowest at the end.
+    session.run("pytest", "-v", "--durations=15", *session.posargs)
 
 
 @nox.session

@@ -18,7 +18,7 @@ from distill.vocoders import selection
 
 # Every variable distill (or huggingface_hub under it) reads: a test sets what it needs itself.
 CLEARED_ENV = ("DISTILL_LOAD_PLUGINS", "DISTILL_BIGVGAN_WEIGHTS", "DISTILL_BIGVGAN_PIN", "DISTILL_BIGVGAN_PRECISION",
-               "DISTILL_HF_ENDPOINT", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN")
+               "DISTILL_HF_ENDPOINT", "DISTILL_THREADS", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_TOKEN")
 PRIVATE_ENV = {"DISTILL_HOME": "distill-home", "HF_HOME": "hf-home", "HF_HUB_CACHE": "hf-home/hub",
                "XDG_CACHE_HOME": "cache"}  # folders of the test's own
 

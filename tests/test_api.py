@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,7 +30,8 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-hifigan,distill-griffinlim")
 
 
-def test_the_whole_cycle_through_the_python_api(tmp_path):
+def test_the_whole_cycle_through_the_python_api(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_THREADS", "2")  # a resumed run equals an uninterrupted one at the same thread count
     corpus = tmp_path / "sounds"
     make_example_corpus(corpus, files=5, seconds=1.5, seed=4)
     reference = distill.train(corpus, "reference", **SETTINGS)
@@ -106,3 +108,10 @@ def test_the_quick_demo_runs_end_to_end(tmp_path):
         assert rate == 48000 and len(audio) == 48000 and np.abs(audio).max() > 0.01
     assert "vocoder hifigan" in result.stdout and "demo finished" in result.stdout
     assert Path(tmp_path / "library" / "models" / "demo.distill").is_file()
+    # The log says what each clip is and what the reconstruction figure means.
+    first, second = sorted(p.name for p in (tmp_path / "example-corpus").glob("*.wav"))[:2]
+    assert f"morph.wav: a morph from {first} to {second}" in result.stdout
+    assert f"variation.wav: a variation of {first}: each moment moved 40 %" in result.stdout
+    assert re.search(r"slider\.wav: the prior's new material with slider '[^']+' moved to \+2\.0 \(its range: "
+                     r"-?\d+\.\d to -?\d+\.\d\)", result.stdout), result.stdout
+    assert "reconstruction error (how far the model's rebuild of a recording is from it" in result.stdout

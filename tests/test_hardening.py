@@ -308,25 +308,42 @@ def test_kill_9_mid_render_leaves_no_scratch_and_the_next_run_cleans_up(trained,
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the dead run's temp file is gone
 
 
-def test_a_full_disk_is_reported_and_leaves_no_partial_file(trained, tmp_path):
-    small = tmp_path / "small"
+def test_a_full_disk_is_reported_by_every_writer_and_leaves_no_partial_file(trained, tmp_path):
+    """generate's export, model export, model import (copied, and rewritten under another name), train's
+    checkpoint and model, and train-vocoder's bundle, each onto a file system too small for it."""
+    small, medium = tmp_path / "small", tmp_path / "medium"
     small.mkdir()
-    mount = f"mount -t tmpfs -o size=256k tmpfs {small}"
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mount],
+    medium.mkdir()
+    size = trained.stat().st_size
+    # The small disk has more than 1 MB free, so only the error itself can say it is full (safetensors
+    # words it its own way), but too little for the model or a 20 s clip; the medium one holds one copy
+    # of the model, not two.
+    assert size > 2_500_000
+    mounts = (f"mount -t tmpfs -o size=2m tmpfs {small} && "
+              f"mount -t tmpfs -o size={size + 100_000} tmpfs {medium}")
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", mounts],
                            capture_output=True, text=True)
     if probe.returncode:
         pytest.skip(f"this machine cannot mount a small tmpfs for the test ({probe.stderr.strip()})")
-    assert trained.stat().st_size > 256_000  # too big for the disk, so the export must fail
-    script = "; ".join([
-        mount,
-        f"{DISTILL_EXE} generate {trained} -d 5 --seed 1 -o {small}/clips; echo generate=$?",
-        f"{DISTILL_EXE} model export {trained} {small}/copy.distill; echo export=$?",
-        f"ls -A {small} {small}/clips",
-    ])  # fmt: skip
+    home, corpus = f"DISTILL_HOME={small}/home", trained.parents[2] / "sounds"
+    writers = {
+        "generate": f"{DISTILL_EXE} generate {trained} -d 20 --seed 1 -o {small}/clips",
+        "export": f"{DISTILL_EXE} model export {trained} {small}/copy.distill",
+        "import": f"{home} {DISTILL_EXE} model import {trained}",
+        "import-renamed": f"{home} {DISTILL_EXE} model import {trained} --name other",
+        "train": f"{home} {DISTILL_EXE} train {corpus} --name fresh --steps 3 --batch-size 2",
+        "train-vocoder": (f"DISTILL_LOAD_PLUGINS=distill-hifigan {DISTILL_EXE} train-vocoder {medium}/m.distill "
+                          "--backend hifigan --steps 2 --batch-size 2 --segment 4096"),
+    }
+    script = "; ".join([mounts, f"cp {trained} {medium}/m.distill",
+                        *(f"{command}; echo {name}=$?" for name, command in writers.items()),
+                        f"cmp {trained} {medium}/m.distill && echo unchanged",
+                        f"echo files:; find {small} {medium} -type f"])
     result = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-                            capture_output=True, text=True, timeout=300)
-    assert "generate=1" in result.stdout and "export=1" in result.stdout, (result.stdout, result.stderr)
-    assert result.stderr.count(f"no space left on the disk holding {small}") == 2, result.stderr
+                            capture_output=True, text=True, timeout=600)
+    assert all(f"{name}=1" in result.stdout for name in writers), (result.stdout, result.stderr)
+    assert result.stderr.count(f"no space left on the disk holding {small}") == 5, result.stderr
+    assert result.stderr.count(f"no space left on the disk holding {medium}") == 1, result.stderr
     assert "MB needed" in result.stderr and "Traceback" not in result.stderr
-    listing = result.stdout.split("export=1")[1].split()
-    assert listing == [f"{small}:", "clips", f"{small}/clips:"]  # no partial or temp file anywhere
+    # Nothing partial anywhere, and the model that was to get a vocoder is as it was.
+    assert "unchanged" in result.stdout and result.stdout.split("files:")[1].split() == [f"{medium}/m.distill"]

@@ -18,6 +18,7 @@ from distill.examples import make_example_corpus, pluck
 from distill.library import checkpoint_dir, model_path
 from distill.modelfile import load_model, read_header, save_model
 from distill.pipeline import GenerationSettings, LoadedModel
+from distill.threads import default_threads
 
 pytestmark = pytest.mark.usefixtures("griffin_lim_only")  # the example plugin renders (conftest)
 
@@ -31,8 +32,10 @@ def plucks(tmp_path_factory) -> Path:
         wave = pluck(rng, 1.5)
         soundfile.write(root / f"pluck-{i}.wav", (0.7 * wave / np.abs(wave).max()).astype(np.float32), 44100)
     home = root / "home"
+    # A fixed thread count: the weights (and so how many attacks six seeds happen to draw) stay the same
+    # whatever else the machine runs meanwhile.
     run_cli("train", str(root), "--name", "plucks", "--steps", "400", "--batch-size", "8",
-            env={"DISTILL_HOME": str(home)})
+            env={"DISTILL_HOME": str(home), "DISTILL_THREADS": "2"})
     return home / "models" / "plucks.distill"
 
 
@@ -61,7 +64,8 @@ def test_plucks_have_attacks_from_the_learned_prior_and_none_from_the_gaussian(p
     assert sum(gaussian) <= 1, gaussian
 
 
-def test_prior_training_resumes_to_the_same_weights(tmp_path):
+def test_prior_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_THREADS", "2")  # a resumed run equals an uninterrupted one at the same thread count
     corpus = tmp_path / "sounds"
     make_example_corpus(corpus, files=6, seconds=1.5, seed=3)
     settings = {"steps": 40, "batch_size": 4, "checkpoint_every": 10, "seed": 7}
@@ -166,9 +170,9 @@ def test_models_without_a_learned_prior_use_the_gaussian_and_say_so(plucks, tmp_
 
 def test_sidecars_from_before_the_learned_prior_replay_with_the_gaussian(plucks, tmp_path):
     run_cli("generate", str(plucks), "-d", "1.5", "--seed", "9", "--prior", "gaussian", "--output",
-            str(tmp_path / "g.wav"))
+            str(tmp_path / "g.wav"), env={"DISTILL_THREADS": str(default_threads())})  # as older versions did
     sidecar = json.loads((tmp_path / "g.wav.json").read_text())
-    del sidecar["settings"]["prior"]  # what older versions wrote
+    del sidecar["settings"]["prior"], sidecar["threads"]  # what older versions wrote
     (tmp_path / "old.json").write_text(json.dumps(sidecar))
     run_cli("generate", "--replay", str(tmp_path / "old.json"), "--output", str(tmp_path / "again.wav"))
     assert soundfile.read(tmp_path / "g.wav")[0].tobytes() == soundfile.read(tmp_path / "again.wav")[0].tobytes()

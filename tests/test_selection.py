@@ -116,27 +116,73 @@ def test_griffinlim_resynthesis_is_close(fitted_state):
         assert error < 0.5, (name, error)
 
 
-def measured(state: VocoderState, figures: dict[str, float]) -> VocoderState:
-    """A copy of `state` with stored ViSQOL figures, as `train-vocoder` leaves them."""
-    rows = {name: {"visqol": value, "log_mel_l1": 0.3, "mr_stft": 1.0} for name, value in figures.items()}
+def measured(state: VocoderState, figures: dict[str, float | dict]) -> VocoderState:
+    """A copy of `state` with stored figures, as `train-vocoder` leaves them: a ViSQOL alone (as models
+    measured before per-segment scores have), or a row with segments and tonal artefacts."""
+    rows = {name: {"visqol": value, "log_mel_l1": 0.3, "mr_stft": 1.0} if isinstance(value, float)
+            else {"visqol": sum(value["segments"]) / len(value["segments"]), "log_mel_l1": 0.3, "mr_stft": 1.0,
+                  "visqol_segments": value["segments"], "lines_db": value.get("lines", 3.0),
+                  "ripple_db": value.get("ripple", 3.5)}
+            for name, value in figures.items()}
     return attrs.evolve(state, training={**state.training, "figures": {"files": 3, "rows": rows}})
 
 
-@pytest.mark.parametrize(("own", "rival", "chosen"), [(4.1, 3.8, "griffinlim-fitted"), (3.8, 3.8, "griffinlim"),
-                                                      (3.2, 3.8, "griffinlim")])
-def test_a_bundled_state_is_used_only_where_it_measured_better(fitted_state, own, rival, chosen):
-    state = measured(fitted_state, {"griffinlim-fitted": own, "griffinlim": rival})
+RIVAL = [4.60, 4.70, 4.55, 4.65, 4.62, 4.68]  # six held-out segments of 2 s
+
+
+def _choose(fitted_state, differences: list[float], **own):
+    own_segments = [r + d for r, d in zip(RIVAL, differences, strict=True)]
+    state = measured(fitted_state, {"griffinlim-fitted": {"segments": own_segments, **own},
+                                    "griffinlim": {"segments": RIVAL}})
+    return select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
+
+
+# Each margin from both sides: the minimum win, the noise of the paired differences, tonal artefacts.
+@pytest.mark.parametrize(("differences", "own", "chosen"), [
+    ([0.06] * 6, {}, True),  # above the minimum margin (0.05), no spread
+    ([0.04] * 6, {}, False),  # below it
+    ([0.20, 0.25, 0.15, 0.20, 0.22, 0.18], {}, True),  # a clear win, little spread
+    ([0.60, -0.20, 0.50, -0.10, 0.40, -0.30], {}, False),  # the same mean win within the noise
+    ([0.2] * 6, {"lines": 8.9}, True),  # steady lines 5.9 dB above the rival's: within the margin
+    ([0.2] * 6, {"lines": 14.2}, False),  # 11.2 dB above: a line a listener hears
+    ([0.2] * 6, {"ripple": 9.4}, True),
+    ([0.2] * 6, {"ripple": 22.0}, False),
+])
+def test_a_bundled_state_is_used_only_where_it_measured_better_beyond_the_noise(fitted_state, differences, own,
+                                                                               chosen):
+    choice = _choose(fitted_state, differences, **own)
+    assert (choice.backend.name == "griffinlim-fitted") is chosen, choice.reason
+    assert (choice.state is not None) is chosen
+    if not chosen:
+        assert choice.reason.startswith("'griffinlim' is used: the bundled 'griffinlim-fitted' ")
+        assert any("re-measure it: `distill vocoders compare MODEL --save`" in w for w in choice.warnings)
+
+
+def test_the_reason_gives_the_figures_and_the_noise(fitted_state):
+    assert _choose(fitted_state, [0.20, 0.25, 0.15, 0.20, 0.22, 0.18]).reason == (
+        "'griffinlim-fitted' (bundled) measured better than 'griffinlim': ViSQOL 4.83 vs 4.63, +0.20 ± 0.01 "
+        "over 6 held-out segments")
+    assert _choose(fitted_state, [0.02, 0.0, 0.01, -0.01, 0.02, 0.0]).reason == (
+        "'griffinlim' is used: the bundled 'griffinlim-fitted' is not better than 'griffinlim' beyond the noise: "
+        "ViSQOL 4.64 vs 4.63 ± 0.00 over 6 held-out segments (it must win by more than 0.05)")
+    assert _choose(fitted_state, [0.2] * 6, lines=14.2).reason == (
+        "'griffinlim' is used: the bundled 'griffinlim-fitted' adds steady lines that 'griffinlim' does not: "
+        "14.2 dB against the held-out recordings, vs 3.0 dB")
+
+
+@pytest.mark.parametrize("segments", [2, 1])
+def test_too_little_held_out_audio_keeps_the_universal_vocoder(fitted_state, segments):
+    state = measured(fitted_state, {"griffinlim-fitted": {"segments": [4.5] * segments},
+                                    "griffinlim": {"segments": [3.5] * segments}})
     choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
-    assert choice.backend.name == chosen
-    if chosen == "griffinlim-fitted":
-        assert choice.state is state
-        assert choice.reason == ("'griffinlim-fitted' (bundled) measured better than 'griffinlim': "
-                                 "ViSQOL 4.10 vs 3.80 on 3 held-out files")
-    else:  # a tie is not better: the universal backend keeps its place
-        assert choice.state is None
-        assert choice.reason == (f"'griffinlim' measured better than the bundled 'griffinlim-fitted': "
-                                 f"ViSQOL {rival:.2f} vs {own:.2f} on 3 held-out files")
-        assert any("bundled 'griffinlim-fitted' is not used" in w for w in choice.warnings)
+    assert choice.backend.name == "griffinlim" and "too little held-out audio" in choice.reason
+
+
+def test_figures_from_before_segments_keep_the_universal_vocoder_and_say_how_to_remeasure(fitted_state):
+    state = measured(fitted_state, {"griffinlim-fitted": 4.1, "griffinlim": 3.8})
+    choice = select_vocoder(Model(vocoder_state={"griffinlim-fitted": state}), installed=example_plugin())
+    assert choice.backend.name == "griffinlim" and "measured before distill compared vocoders" in choice.reason
+    assert any("`distill vocoders compare MODEL --save`" in w for w in choice.warnings)
 
 
 def test_a_state_measured_without_the_usable_rival_is_used_with_a_note(fitted_state):

@@ -60,7 +60,8 @@ def test_train_end_to_end(corpus):
     assert [entry["name"] for entry in listing] == ["field"]
 
 
-def test_resume_continues_from_the_checkpoint_to_the_same_weights(corpus):
+def test_resume_continues_from_the_checkpoint_to_the_same_weights(corpus, monkeypatch):
+    monkeypatch.setenv("DISTILL_THREADS", "2")  # a resumed run equals an uninterrupted one at the same thread count
     # Every run is a fresh process, so no state of this test process (thread count, flush-to-zero
     # mode, ...) can make the uninterrupted run and the resumed one compute differently.
     run_distill("train", str(corpus), "--name", "whole", *FAST)
@@ -137,3 +138,21 @@ def test_restart_discards_the_interrupted_run_and_its_previews(corpus):
                                 "--batch-size", "2", "--checkpoint-every", "6", "--json").stdout)
     assert record["resumed_from"] == 0 and record["steps"] == 8
     assert sorted(p.name for p in previews.iterdir()) == ["step-000006.wav"]  # none of the discarded run's
+
+
+def test_the_training_bar_carries_on_through_messages():
+    """A preview's message is printed above the bar, which keeps its clock and ETA (it used to restart
+    at 0 and 00:00 after every preview, and its ETA jumped between 3 and 60 minutes)."""
+    from distill.cli.progress_view import ProgressView
+    from distill.progress import Progress
+
+    said: list[str] = []
+    view = ProgressView(said.append)
+    view(Progress("train", 1, 40))
+    bar, started = view.bar, view.bar.start_t
+    view(Progress("preview", message="preview at step 10: step-000010.wav"))
+    for step in range(2, 41):
+        view(Progress("train", step, 40))
+    assert view.bar is bar and bar.start_t == started and bar.n == 40
+    assert said == ["preview at step 10: step-000010.wav"]
+    view.close()

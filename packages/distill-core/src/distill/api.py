@@ -213,12 +213,24 @@ def train(
     prior_checkpoint.unlink(missing_ok=True)
     validation = result.losses["validation_l1"]
     report.say(f"saved {name!r} to {path}")
-    report.say(f"reconstruction log-mel L1: train {result.losses['train_l1']:.3f}"
-               + (f", held-out {validation:.3f}" if validation is not None else ""))
+    report.say(_reconstruction_note(result.losses["train_l1"], validation, len(data.validation)))
     report.say("sliders: " + ", ".join(f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in sliders.sliders))
     return TrainedModel(name=name, id=model.id, path=path, steps=result.steps, resumed_from=result.resumed_from,
                         losses=result.losses, sliders=[s.name for s in sliders.sliders], files=len(corpus.files),
                         skipped=list(corpus.skipped), seconds=round(corpus.seconds, 3))
+
+
+def _reconstruction_note(train: float | None, held_out: float | None, files: int) -> str:
+    """The reconstruction figures in words: what they measure, and what the held-out one says."""
+    note = ("reconstruction error (how far the model's rebuild of a recording is from it: mean log-mel L1 in "
+            f"nats, 1 nat = 8.7 dB): training recordings {train or 0:.3f}")
+    if held_out is None or not train:
+        return note + " (no recording was held out: fewer than 4 files)"
+    verdict = ("close to the training figure: it learned the sound, not just its recordings" if held_out < 1.5 * train
+               else "well above the training figure: it partly memorised its recordings (more recordings, or "
+                    "the conservative preset, help)")
+    held = f"{files} held-out recording{'s' if files != 1 else ''} it never trained on"
+    return f"{note}, {held} {held_out:.3f}: {verdict}"
 
 
 def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, checkpoint: Path, fingerprint: str,
@@ -540,6 +552,7 @@ def replay(
     from .files import read_json
     from .names import safe_stem
     from .pipeline import GenerationSettings
+    from .threads import default_threads
 
     sidecar = Path(sidecar)
     data = read_json(sidecar, "sidecar")
@@ -550,6 +563,10 @@ def replay(
         model_path, model_id = model_info["path"], model_info["id"]
         if not all(isinstance(value, str) for value in (vocoder_name, clip, model_path, model_id)):
             raise TypeError("model, vocoder and file must be text")
+        # Sidecars from before distill fitted its threads to the machine: rendered with torch's default.
+        threads = data.get("threads", default_threads())
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 4096:
+            raise TypeError(f"threads must be a whole number from 1 to 4096, not {threads!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise DistillError(f"{sidecar} is not a distill sidecar ({exc})") from exc
     ref = model_path if Path(model_path).is_file() else model_id
@@ -560,7 +577,7 @@ def replay(
     stem = safe_stem(Path(clip).stem, "clip")  # a name read from a file never leaves the chosen folder
     target = Path(output) if output else Path(output_dir or sidecar.parent) / f"{stem}-replay.{export.extension}"
     return _render(primary, [(settings, target)], export, vocoder_name, device, [], named=output is not None,
-                   overwrite=overwrite, progress=progress, cancel=cancel)
+                   overwrite=overwrite, progress=progress, cancel=cancel, threads=threads)
 
 
 def load(ref: str | os.PathLike[str]) -> LoadedModel:
@@ -592,14 +609,17 @@ def check_targets(paths: Sequence[Path], export: ExportSettings, overwrite: bool
 def _render(
     primary: LoadedModel, jobs: list[tuple[GenerationSettings, Path]], export: ExportSettings, requested: str,
     device: str, notes: list[str], *, named: bool, overwrite: bool, progress: ProgressCallback | None,
-    cancel: threading.Event | None,
+    cancel: threading.Event | None, threads: int | None = None,
 ) -> Generated:
     """Render each job. Without `overwrite` a file that appears meanwhile (another run) is never
-    replaced: a name the caller gave fails clearly, a made-up name moves on to the next free one."""
+    replaced: a name the caller gave fails clearly, a made-up name moves on to the next free one.
+    Each clip renders with one CPU thread count, fitted to the machine when it starts (or `threads`, a
+    replay's), and its sidecar records it: the last bits of a render depend on it."""
     from .atomic import FreeName, claim, replace, write_json
     from .devices import resolve_device
     from .export import write_audio
     from .pipeline import blend_mode, clip_chunks
+    from .threads import fit_threads, use_threads
     from .vocoders.selection import load_vocoder, select_vocoder
 
     check_targets([path for _, path in jobs], export, overwrite)
@@ -626,6 +646,7 @@ def _render(
             "software": f"distill {__version__}",
             "comment": f"model={primary.model.id} seed={settings.seed} vocoder={choice.backend.name}",
         }
+        clip_threads = use_threads(threads) if threads else fit_threads()
         chunks = _watched(clip_chunks(primary, settings, vocoder, blends), vocoder.sample_rate, settings.seconds,
                           path.name, report, cancel)
         publish = replace if overwrite else claim if named else FreeName(companion=sidecar_path)
@@ -649,6 +670,7 @@ def _render(
             "settings": settings.to_dict(),
             "export": export.to_dict(),
             "vocoder": {"name": choice.backend.name, "reason": choice.reason, "warnings": list(choice.warnings)},
+            "threads": clip_threads,
             "level": level,
         })
         clips.append(Clip(path=path, sidecar=sidecar_path(path), seconds=settings.seconds, seed=settings.seed,
@@ -666,7 +688,8 @@ def _watched(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str
     total, done = math.ceil(seconds * 10), 0.0
     for chunk in chunks:
         if cancel is not None and cancel.is_set():
-            raise Interrupted(round(done * 10), None)
+            raise Interrupted(round(done * 10), None,
+                              message=f"render cancelled after {done:.1f} s of {seconds:.1f} s; nothing was written")
         done += len(chunk) / rate
         report.step(f"render {label}", min(round(done * 10), total), total)
         yield chunk

@@ -29,6 +29,8 @@ import attrs
 from .errors import DistillError
 
 NEARLY_FULL_BYTES = 1 << 20  # a write that fails with less than this left failed for want of space
+# How libraries that wrap the OS error in their own (safetensors' SafetensorError, soundfile's) word it.
+_OUT_OF_SPACE_WORDS = ("no space left on device", "os error 28", "disk quota exceeded", "os error 122")
 _HOST = re.sub(r"[^A-Za-z0-9]+", "", socket.gethostname())[:32] or "host"
 # A temp file of ours: `.NAME.distill-HOST-PID-RANDOM.tmp`. Only this host's, whose process is gone,
 # are ever removed (another machine or container sharing the folder has its own process ids).
@@ -117,13 +119,16 @@ def _space_checked(folder: Path, partial: Path, size_hint: int | None) -> Iterat
     except DistillError:
         raise
     except Exception as exc:
-        out_of_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        out_of_space = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+            words in str(exc).lower() for words in _OUT_OF_SPACE_WORDS)
         try:
             free = shutil.disk_usage(folder).free
             written = partial.stat().st_size
         except OSError:
             raise exc from None
-        if not (out_of_space or free < NEARLY_FULL_BYTES):
+        # A writer that failed after truncating its partial file leaves the disk as free as before, so
+        # free space below what the write needed counts too.
+        if not (out_of_space or free < max(NEARLY_FULL_BYTES, size_hint or 0)):
             raise
         needed = max(size_hint or 0, written)
         raise DistillError(

@@ -20,12 +20,16 @@ import click
 # CPU minutes of vocoder fine-tuning: the whole demo stays within 10 minutes here; train_vocoder
 # measures whether it beat the base, and auto picks the better of the two.
 VOCODER_MINUTES = 2.0
-CLIPS: dict[str, tuple[float, dict[str, Any]]] = {  # name: (seconds, generate() arguments)
-    "prior": (8.0, {"seed": 1, "evolution": 0.5}),  # the learned prior: how the recordings unfold
-    "prior-gaussian": (8.0, {"seed": 1, "evolution": 0.5, "prior": "gaussian"}),  # the older wander, to compare
-    "slider": (8.0, {"seed": 1, "sliders": {"0": 2.0}}),
-    "morph": (6.0, {"seed": 2, "morph": ("FIRST", "SECOND")}),
-    "variation": (4.0, {"seed": 3, "from_audio": "FIRST", "variation": 0.4}),
+CLIPS: dict[str, tuple[float, dict[str, Any], str]] = {  # name: (seconds, generate() arguments, what it is)
+    "prior": (8.0, {"seed": 1, "evolution": 0.5},
+              "new material from the learned prior: sounds that unfold as the recordings do"),
+    "prior-gaussian": (8.0, {"seed": 1, "evolution": 0.5, "prior": "gaussian"},
+                       "the same seed through the older Gaussian prior, a smooth wander through the recordings' "
+                       "colours, to compare"),
+    "slider": (8.0, {"seed": 1, "sliders": {"0": 2.0}}, "the prior's new material with slider SLIDER"),
+    "morph": (6.0, {"seed": 2, "morph": ("FIRST", "SECOND")}, "a morph from FIRST to SECOND"),
+    "variation": (4.0, {"seed": 3, "from_audio": "FIRST", "variation": 0.4},
+                  "a variation of FIRST: each moment moved 40 % of the way towards the prior's continuation"),
 }
 
 
@@ -61,16 +65,21 @@ def main(output: Path, quick: bool) -> None:
 
     clips = output / "clips"
     first, second = (str(p) for p in sorted(corpus.glob("*.wav"))[:2])
+    slider = api.load("demo").analysis.sliders[0]
+    words = {"FIRST": Path(first).name, "SECOND": Path(second).name,
+             "SLIDER": f"{slider.name!r} moved to +2.0 (its range: {slider.low:.1f} to {slider.high:.1f})"}
     warnings: set[str] = set()
     click.echo("\n# distill.generate")
-    for name, (length, arguments) in CLIPS.items():
+    for name, (length, arguments, what) in CLIPS.items():
         resolved = {key: _endpoints(value, first, second) for key, value in arguments.items()}
         result = api.generate("demo", seconds=1.0 if quick else length, output=clips / f"{name}.wav",
                               overwrite=True, progress=view, **resolved)
         warnings.update(result.warnings)
+        for placeholder, word in words.items():
+            what = what.replace(placeholder, word)
         for clip in result.clips:
             warnings.update(clip.warnings)
-            click.echo(f"  -> {clip.path}: {clip.seconds:g} s, vocoder {result.vocoder} ({result.reason})")
+            click.echo(f"  -> {clip.path}: {what}; {clip.seconds:g} s, vocoder {result.vocoder} ({result.reason})")
     for warning in sorted(warnings):
         click.echo(f"warning: {warning}")
     click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")

@@ -215,29 +215,6 @@ def mel_frames_for(seconds: float, spec: MelSpec) -> int:
     return max(1, math.ceil(seconds * spec.sample_rate / spec.hop_length)) + 1
 
 
-def output_samples(frames: int, model_spec: MelSpec, vocoder: VocoderBase) -> int:
-    return round(model_spec.num_samples(frames) * vocoder.sample_rate / model_spec.sample_rate)
-
-
-class MelReader:
-    """Windows of a stream of log-mel chunks, keeping only the frames still ahead of the last window."""
-
-    def __init__(self, chunks: Iterable[torch.Tensor]) -> None:
-        self.chunks = iter(chunks)
-        self.buffer: torch.Tensor | None = None
-        self.offset = 0  # the buffer's first frame
-
-    def window(self, start: int, stop: int) -> torch.Tensor:
-        while self.buffer is None or self.offset + self.buffer.shape[-1] < stop:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer = chunk if self.buffer is None else torch.cat([self.buffer, chunk], dim=-1)
-        assert self.buffer is not None, "an empty log-mel stream"
-        self.buffer, self.offset = self.buffer[:, start - self.offset :], start
-        return self.buffer[:, : stop - start]
-
-
 def mixed_chunks(parts: list[tuple[Iterator[torch.Tensor], float]]) -> Iterator[torch.Tensor]:
     """The weighted sum of log-mel streams that share one chunking (DECODE_FRAMES)."""
     for chunks in zip(*(stream for stream, _ in parts), strict=True):
@@ -245,40 +222,22 @@ def mixed_chunks(parts: list[tuple[Iterator[torch.Tensor], float]]) -> Iterator[
                   start=torch.zeros_like(chunks[0]))
 
 
-@torch.inference_mode()
-def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor | Iterable[torch.Tensor], model_spec: MelSpec,
+def vocode_stream(vocoder: VocoderBase, mel: torch.Tensor | Iterable[torch.Tensor],
                   frames: int | None = None) -> Iterator[np.ndarray]:
-    """Waveform chunks (float32, at the vocoder's rate) for log-mels [n_mels, frames] (one tensor, or a
-    stream of chunks adding up to `frames`), rendered in windows of `vocoder.window_frames` overlapping
-    by `vocoder.overlap_frames`; neighbouring renders are crossfaded with a raised cosine across the
-    overlap. Memory depends on the window, not the clip."""
+    """Waveform chunks (float32, at the vocoder's rate) of log-mels [n_mels, frames] in the vocoder's
+    recipe (one tensor, or a stream of chunks adding up to `frames`), as `vocoder.stream` renders them;
+    the clip's length is held to what `frames` last, whatever a backend yields."""
     if isinstance(mel, torch.Tensor):
         frames, mel = mel.shape[-1], [mel]
     assert frames is not None, "a stream of log-mel chunks needs its total length"
-    reader = MelReader(mel)
-    window, overlap = vocoder.window_frames, vocoder.overlap_frames
-    step = window - overlap
-    fade = output_samples(overlap, model_spec, vocoder)
-    cross = min(fade, output_samples(vocoder.crossfade_frames or overlap, model_spec, vocoder))
-    lead = (fade - cross) // 2  # overlap samples taken from the previous window alone, before the crossfade
-    ramp = np.concatenate([np.zeros(lead, np.float32),
-                           (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, cross, dtype=np.float64))).astype(np.float32),
-                           np.ones(fade - lead - cross, np.float32)])
-    pending: np.ndarray | None = None  # the previous window's tail, waiting to be crossfaded
-    for start in range(0, frames, step):
-        stop = min(start + window, frames)
-        wanted = output_samples(stop, model_spec, vocoder) - output_samples(start, model_spec, vocoder)
-        audio = vocoder.render(reader.window(start, stop)[None].to(vocoder.device))[0].float().cpu().numpy()
-        audio = np.pad(audio, (0, max(0, wanted - len(audio))))[:wanted]
-        if pending is not None:
-            n = min(fade, len(pending), len(audio))
-            audio[:n] = pending[:n] * (1 - ramp[:n]) + audio[:n] * ramp[:n]
-        last = stop >= frames
-        if last:
+    remaining = vocoder.output_samples(frames)
+    for chunk in vocoder.stream(mel, frames):
+        audio = chunk.detach().float().cpu().numpy()[:remaining]
+        remaining -= len(audio)
+        if len(audio):
             yield audio
-            return
-        pending = audio[-fade:].copy()
-        yield audio[:-fade]
+    if remaining > 0:
+        yield np.zeros(remaining, np.float32)
 
 
 def blend_mode(primary: LoadedModel, others: list[LoadedModel]) -> str:
@@ -309,20 +268,20 @@ def clip_chunks(
     frames = mel_frames_for(settings.seconds, primary.mel_spec)
     mel = primary.mel_chunks(settings, frames)
     if not blends:
-        yield from vocode_stream(vocoder, mel, primary.mel_spec, frames)
+        yield from vocode_stream(vocoder, mel, frames)
         return
     share = 1.0 - sum(weight for _, weight, _ in blends)
     if blend_mode(primary, [m for m, _, _ in blends]) == "mel":
         parts = [(mel, share)] + [(model.mel_chunks(_blended(model, settings), frames), weight)
                                   for model, weight, _ in blends]
-        yield from vocode_stream(vocoder, mixed_chunks(parts), primary.mel_spec, frames)
+        yield from vocode_stream(vocoder, mixed_chunks(parts), frames)
         return
-    mix = share * np.concatenate(list(vocode_stream(vocoder, mel, primary.mel_spec, frames)))
+    mix = share * np.concatenate(list(vocode_stream(vocoder, mel, frames)))
     for model, weight, own_vocoder in blends:
         if own_vocoder.sample_rate != vocoder.sample_rate:
             raise DistillError("blended models are rendered by vocoders of different sample rates; "
                                "choose one vocoder for all with --vocoder")
         audio = np.concatenate(list(vocode_stream(own_vocoder, model.mel_chunks(_blended(model, settings), frames),
-                                                  model.mel_spec, frames)))
+                                                  frames)))
         mix[: len(audio)] += weight * audio[: len(mix)]
     yield mix.astype(np.float32)

@@ -17,8 +17,10 @@ from .hookspecs import hookimpl
 from .melspec import DISTILL_MEL, MelSpec
 from .mrstft import multi_resolution_stft
 from .progress import Interrupted
+from .threads import fit_threads
 from .vocoders.contract import (
     DownloadProgress,
+    MelReader,
     ProgressCallback,
     TrainableVocoder,
     VocoderBase,
@@ -34,6 +36,7 @@ __all__ = [
     "DistillError",
     "DownloadProgress",
     "Interrupted",
+    "MelReader",
     "MelSpec",
     "ProgressCallback",
     "TrainableVocoder",
@@ -44,6 +47,7 @@ __all__ = [
     "VocoderTrainingRun",
     "atomic_output",
     "fast_griffin_lim",
+    "fit_threads",
     "griffin_lim",
     "hookimpl",
     "load_checkpoint",

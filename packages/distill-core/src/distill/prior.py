@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import DistillError
 from .progress import Interrupted
+from .threads import fit_threads
 
 KIND = "gru-mdn"
 CHECKPOINT_FORMAT = "distill-prior-checkpoint"
@@ -240,6 +241,7 @@ def train_prior(
     prior.train()
     held_out = None
     while step < settings.steps:
+        fit_threads()
         for group in optimizer.param_groups:  # cosine decay to a tenth
             group["lr"] = settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / settings.steps)))
         noisy, character, target = sample_windows(data.train, data.train_character, data.silence, settings,

@@ -44,9 +44,10 @@ class Interrupted(DistillError):
     """Raised when `cancel` was set (or Ctrl-C pressed). Training saved a checkpoint first: `step`,
     `checkpoint`, and `resume`, the instructions to continue; a cancelled render wrote nothing."""
 
-    def __init__(self, step: int, checkpoint: Path | None, resume: str = "") -> None:
+    def __init__(self, step: int, checkpoint: Path | None, resume: str = "", *, message: str | None = None) -> None:
         where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
-        super().__init__(f"interrupted at step {step}{where}" + (f". Resume with: `{resume}`" if resume else ""))
+        then = f". Resume with: `{resume}`" if resume else ""
+        super().__init__(message or f"interrupted at step {step}{where}{then}")
         self.step, self.checkpoint, self.resume = step, checkpoint, resume
 
 

@@ -21,6 +21,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import DistillError
 from .melspec import DISTILL_MEL
 from .progress import Interrupted
+from .threads import fit_threads
 from .train_settings import TrainSettings
 from .vae import MelVAE, kl_divergence
 
@@ -186,6 +187,7 @@ def train_vae(
     started = last_checkpoint = time.monotonic()
     inv_std = 1.0 / vae.mel_std[None, :, None]
     while step < settings.steps:
+        fit_threads()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
         batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)

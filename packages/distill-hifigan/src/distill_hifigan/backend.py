@@ -4,9 +4,18 @@ pretrained base that renders any model in distill's recipe with no training."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from distill.plugin import DISTILL_MEL, DistillError, VocoderBase, VocoderKind, VocoderState, VocoderTrainingRun
+from distill.plugin import (
+    DISTILL_MEL,
+    DistillError,
+    MelReader,
+    VocoderBase,
+    VocoderKind,
+    VocoderState,
+    VocoderTrainingRun,
+)
 
 from . import __version__
 from .settings import BASE_REFINE_ITERATIONS, ENOUGH_STEPS
@@ -24,7 +33,7 @@ class HiFiGAN(VocoderBase):
     # HiFi-GAN V2 sees 13 frames each way. A 16-frame crossfade centred in a 128-frame overlap uses each
     # window only where it has 56 frames of context, so windowed rendering equals a single pass
     # (test_hifigan_networks.py); windows of 1024 frames (12 s) keep the overlap's cost at 12.5 %. The
-    # frame-rate generator streams a whole clip itself (its phase runs across the clip): see `_frame_vocoder`.
+    # frame-rate generator streams a clip itself (its phase runs across the clip): see `stream`.
     window_frames: ClassVar[int] = 1024
     overlap_frames: ClassVar[int] = 128
     crossfade_frames: ClassVar[int | None] = 16
@@ -84,6 +93,23 @@ class HiFiGAN(VocoderBase):
                 return torch.cat(list(self.generator.stream(mel, refine=self.refine_iterations)), dim=-1)
             return self.generator(mel)[:, 0]
 
+    def stream(self, mel: Iterable[torch.Tensor], frames: int) -> Iterator[torch.Tensor]:
+        """The frame-rate generator's phase is a running sum across the clip, so windows rendered apart and
+        crossfaded would not join: it streams the clip itself, carrying that sum from chunk to chunk
+        (512 frames, 6 s of audio, each)."""
+        import torch
+
+        from .denormals import flush_denormals
+        from .frame_generator import FrameGenerator
+
+        if not isinstance(self.generator, FrameGenerator):
+            yield from super().stream(mel, frames)
+            return
+        reader = MelReader(chunk.to(self.device, torch.float32) for chunk in mel)
+        with torch.inference_mode(), flush_denormals():
+            for wave in self.generator.stream(reader, refine=self.refine_iterations, frames=frames):
+                yield wave[0].cpu()
+
     @classmethod
     def train(cls, run: VocoderTrainingRun) -> VocoderState:
         """TrainableVocoder: train (or resume) on the model's recordings; returns the inference state."""
@@ -96,16 +122,10 @@ class HiFiGAN(VocoderBase):
 
 
 Vocoder = TypeVar("Vocoder", bound=HiFiGAN)
-WHOLE_CLIP = 1 << 16  # frames (12.7 minutes): more than the longest clip distill generates
 
 
 def _frame_vocoder(cls: type[Vocoder], generator: torch.nn.Module, state: VocoderState, device: str) -> Vocoder:
-    """A vocoder around a frame-rate generator. It is handed whole clips (its phase runs across the clip)
-    and streams them in chunks itself: its working memory depends on the chunk, only the audio it
-    returns grows with the clip."""
-    vocoder = cls(generator.eval().to(device), state, device)
-    vocoder.window_frames = WHOLE_CLIP  # type: ignore[misc]
-    return vocoder
+    return cls(generator.eval().to(device), state, device)
 
 
 class HiFiGANBase(HiFiGAN):

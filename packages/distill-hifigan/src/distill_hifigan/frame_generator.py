@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
-from distill.plugin import fast_griffin_lim
+from distill.plugin import MelReader, fast_griffin_lim
 from torch import nn
 
 from .frame_config import FrameGeneratorConfig
@@ -172,26 +172,36 @@ class FrameGenerator(nn.Module):
                                   istft=lambda spectrum: self.trim(self.overlap_add(spectrum), frames))
         return magnitude * angles
 
-    def stream(self, mel: torch.Tensor, chunk: int = 512, refine: int = 0) -> Iterator[torch.Tensor]:
+    def stream(self, mel: torch.Tensor | MelReader, chunk: int = 512, refine: int = 0,
+               frames: int | None = None) -> Iterator[torch.Tensor]:
         """The waveform of `forward(mel)`, [B, samples] chunk by chunk, `chunk` frames at a time: memory
-        depends on the chunk, not the clip. Each chunk's predictions see `reach` frames of context each
-        way, the phase sum carries over in float64, and the frames that overlap a chunk's samples are
-        all added, so the result equals one pass (up to float rounding).
+        depends on the chunk, not the clip. `mel` is a tensor [B, n_mels, T] or a `MelReader` over chunks
+        [n_mels, t] adding up to `frames` (read once, in order: the clip need never be whole). Each
+        chunk's predictions see `reach` frames of context each way, the phase sum carries over in float64,
+        and the frames that overlap a chunk's samples are all added, so the result equals one pass (up to
+        float rounding).
 
         With `refine` > 0 each chunk renders the pseudo-inverse magnitude with its phase refined (`refine`),
         over frames that reach `REFINE_REACH` frames per iteration further each way: a Griffin-Lim iteration
         carries a chunk edge's error about 3 frames inwards, so the frames kept are those it cannot reach."""
         c = self.config
-        frames, hop = mel.shape[-1], c.hop_length
+        if isinstance(mel, MelReader):
+            assert frames is not None, "a stream of mel chunks needs its total length"
+            reader = mel
+            window = lambda start, stop: reader.window(start, stop)[None]  # noqa: E731
+        else:
+            frames, tensor = mel.shape[-1], mel
+            window = lambda start, stop: tensor[..., start:stop]  # noqa: E731
+        hop = c.hop_length
         spill = c.n_fft // hop // 2  # frames before and after a sample range that overlap it
         margin = spill + REFINE_REACH * refine  # frames predicted each way beyond the chunk
         chunk = max(chunk, margin + 1)  # the carried phase sum must end inside the chunk
         start_pad = (c.n_fft - hop) // 2
-        total = torch.zeros(mel.shape[0], c.n_freqs, 1, dtype=torch.float64, device=mel.device)  # sum to frame lo-1
+        total: torch.Tensor | float = 0.0  # the phase sum up to frame lo - 1 (float64)
         for first in range(0, frames, chunk):
             last = min(first + chunk, frames)
             lo, hi = max(0, first - margin), min(frames, last + margin)
-            context = mel[..., max(0, lo - self.reach) : min(frames, hi + self.reach)]
+            context = window(max(0, lo - self.reach), min(frames, hi + self.reach))
             skip = lo - max(0, lo - self.reach)
             log_magnitude, offset, advance = (x[..., skip : skip + hi - lo] for x in self.predict(context))
             running = total + torch.cumsum(advance.double(), dim=2)
@@ -200,7 +210,7 @@ class FrameGenerator(nn.Module):
                 index = last - margin - lo - 1
                 total = torch.remainder(running[..., index : index + 1], TAU)
             if refine:
-                spectrum = self.refine(self.prior(mel[..., lo:hi]), phase, refine)
+                spectrum = self.refine(self.prior(context[..., skip : skip + hi - lo]), phase, refine)
             else:
                 spectrum = polar_spectrum(log_magnitude, phase)
             sounding = slice(max(0, first - spill) - lo, min(frames, last + spill) - lo)  # frames heard in the chunk

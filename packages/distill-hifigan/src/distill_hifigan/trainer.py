@@ -22,6 +22,7 @@ from distill.plugin import (
     VocoderState,
     VocoderTrainingInterrupted,
     VocoderTrainingRun,
+    fit_threads,
     load_checkpoint,
     save_checkpoint,
 )
@@ -205,6 +206,7 @@ def _loop(run: VocoderTrainingRun, settings: TrainSettings, budget: Budget, nets
     last_checkpoint = started = time.monotonic()
     base_seconds, saved_at = progress.seconds, -1
     while not budget.reached(progress.step, progress.seconds):
+        fit_threads()
         _update_switch(progress, budget, settings)
         adversarial = progress.adversarial()
         nets.set_lr(_lr(progress.step, progress, settings))

@@ -23,11 +23,13 @@ class ProgressView:
 
     def __call__(self, event: Progress) -> None:
         if event.message is not None:
-            self.close()
-            if event.warning:
-                click.echo(event.message, err=True)
-            else:
-                self.say(event.message)
+            # Above the bar, which carries on: closing it for a message (a training preview, say) would
+            # restart its clock and its ETA at the next step.
+            with self._above_bar():
+                if event.warning:
+                    click.echo(event.message, err=True)
+                else:
+                    self.say(event.message)
             return
         if self.bar is None or event.phase != self.phase:
             self._open(event)
@@ -50,6 +52,11 @@ class ProgressView:
         self.bar = tqdm(total=event.total or None, desc=event.phase.removeprefix("render "), file=sys.stderr,
                         mininterval=1.0, disable=None if render else False, leave=not render,
                         unit="s" if render else "step", unit_scale=0.1 if render else False)
+
+    def _above_bar(self) -> contextlib.AbstractContextManager[Any]:
+        from tqdm import tqdm
+
+        return tqdm.external_write_mode(file=sys.stderr) if self.bar is not None else contextlib.nullcontext()
 
     def close(self) -> None:
         if self.bar is not None:

@@ -20,12 +20,21 @@ import numpy as np
 import torch
 
 from ..audio import read_audio, resample
-from ..audio_metrics import log_mel_l1, mr_stft_distance, pitch_error, pitch_track, snr_db, visqol
+from ..audio_metrics import (
+    log_mel_l1,
+    mr_stft_distance,
+    pitch_error,
+    pitch_track,
+    snr_db,
+    tonal_artefacts,
+    visqol,
+)
 from ..errors import DistillError
 from ..melspec import MelSpec
 from ..pipeline import vocode_stream
+from ..threads import fit_threads
 from .griffinlim import griffin_lim
-from .selection import load_vocoder, select_vocoder
+from .selection import SEGMENT_SECONDS, load_vocoder, select_vocoder
 
 if TYPE_CHECKING:
     from ..model import DistillModel
@@ -49,9 +58,12 @@ class Row:
     snr_db: float
     speed: float  # × real time
     warnings: tuple[str, ...] = ()
+    visqol_segments: tuple[float, ...] = ()  # ViSQOL of each SEGMENT_SECONDS of the joined audio
+    lines_db: float = 0.0  # tonal artefacts (audio_metrics.tonal_artefacts)
+    ripple_db: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        record = {**attrs.asdict(self), "warnings": list(self.warnings)}
+        record = {**attrs.asdict(self), "warnings": list(self.warnings), "visqol_segments": list(self.visqol_segments)}
         return {key: None if isinstance(value, float) and math.isnan(value) else value
                 for key, value in record.items()}
 
@@ -76,7 +88,9 @@ class Comparison:
         """What a bundled state stores so auto-selection can rank it (baseline excluded)."""
         return {"files": self.files, "measured_on": self.note,
                 "rows": {row.name: {"kind": row.kind, "visqol": round(row.visqol, 4),
-                                    "log_mel_l1": round(row.log_mel_l1, 4), "mr_stft": round(row.mr_stft, 4)}
+                                    "log_mel_l1": round(row.log_mel_l1, 4), "mr_stft": round(row.mr_stft, 4),
+                                    "visqol_segments": [round(x, 4) for x in row.visqol_segments],
+                                    "lines_db": round(row.lines_db, 2), "ripple_db": round(row.ripple_db, 2)}
                          for row in self.rows if row.kind != "baseline"}}
 
 
@@ -157,6 +171,7 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
     mel_l1 = stft = snr = seconds = wall = 0.0
     references, outputs = [], []
     for _, wave in clips:
+        fit_threads()
         mel = spec.mel(torch.from_numpy(wave))
         reference = torch.from_numpy(whole_frames(wave, spec))
         started = time.perf_counter()
@@ -176,8 +191,21 @@ def measure(render: Callable[[torch.Tensor], torch.Tensor], clips: list[tuple[st
     cents = voicing = None
     if pitch is not None:
         cents, voicing = pitch_error(pitch, pitch_track(joined_output, spec.sample_rate))
-    return Row("", "", mel_l1 / seconds, stft / seconds, visqol(joined_reference, joined_output, spec.sample_rate),
-               cents, voicing, snr / seconds, seconds / max(wall, 1e-9))
+    rate = spec.sample_rate
+    segments = tuple(visqol(joined_reference[piece], joined_output[piece], rate)
+                     for piece in segment_slices(len(joined_reference), rate))
+    artefacts = tonal_artefacts(joined_reference, joined_output, rate)
+    return Row("", "", mel_l1 / seconds, stft / seconds, visqol(joined_reference, joined_output, rate),
+               cents, voicing, snr / seconds, seconds / max(wall, 1e-9), (), segments, artefacts["lines_db"],
+               artefacts["ripple_db"])
+
+
+def segment_slices(samples: int, rate: int) -> list[slice]:
+    """Consecutive SEGMENT_SECONDS pieces of `samples`; a shorter rest joins the last piece (none when the
+    audio is shorter than one piece)."""
+    size = round(SEGMENT_SECONDS * rate)
+    starts = list(range(0, samples - size + 1, size))
+    return [slice(start, start + size if i < len(starts) - 1 else samples) for i, start in enumerate(starts)]
 
 
 def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu", *, download: bool = False,
@@ -200,7 +228,7 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
             vocoder = load_vocoder(choice, spec, device)
 
             def render(mel: torch.Tensor, vocoder: Any = vocoder) -> torch.Tensor:
-                audio_out = np.concatenate(list(vocode_stream(vocoder, mel, spec)))
+                audio_out = np.concatenate(list(vocode_stream(vocoder, mel)))
                 if vocoder.sample_rate != spec.sample_rate:
                     audio_out = resample(audio_out, vocoder.sample_rate, spec.sample_rate)
                 return torch.from_numpy(np.ascontiguousarray(audio_out, dtype=np.float32))

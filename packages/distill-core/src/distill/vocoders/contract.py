@@ -8,8 +8,9 @@ torch); `load()` builds a ready instance, optionally from a state bundled in a m
 from __future__ import annotations
 
 import abc
+import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -107,6 +108,68 @@ class VocoderBase(abc.ABC):
     @abc.abstractmethod
     def render(self, mel: torch.Tensor) -> torch.Tensor:
         """Compressed mels [batch, n_mels, frames] in `mel_spec` -> waveform [batch, num_samples(frames)]."""
+
+    def output_samples(self, frames: int) -> int:
+        """Samples at `sample_rate` that `frames` frames of `mel_spec` last."""
+        return round(self.mel_spec.num_samples(frames) * self.sample_rate / self.mel_spec.sample_rate)
+
+    def stream(self, mel: Iterable[torch.Tensor], frames: int) -> Iterator[torch.Tensor]:
+        """Waveform chunks [samples] (float32, on the CPU) of a clip whose compressed mels [n_mels, t] in
+        `mel_spec` arrive as chunks adding up to `frames`, yielded as they are rendered: generate, export
+        and the UI report progress and honour a cancel between chunks, so a chunk should be seconds of
+        audio, not minutes, and memory should not grow with the clip.
+
+        The default renders windows of `window_frames` overlapping by `overlap_frames` with `render` and
+        crossfades neighbours with a raised cosine across the overlap. A backend that streams better (one
+        that carries state from chunk to chunk) overrides it."""
+        import torch
+
+        reader = MelReader(mel)
+        window, overlap = self.window_frames, self.overlap_frames
+        fade = self.output_samples(overlap)
+        cross = min(fade, self.output_samples(self.crossfade_frames or overlap))
+        lead = (fade - cross) // 2  # overlap samples taken from the previous window alone, before the crossfade
+        ramp = torch.cat([torch.zeros(lead),
+                          (0.5 - 0.5 * torch.cos(torch.linspace(0, math.pi, cross, dtype=torch.float64))).float(),
+                          torch.ones(fade - lead - cross)])
+        pending: torch.Tensor | None = None  # the previous window's tail, waiting to be crossfaded
+        for start in range(0, frames, window - overlap):
+            stop = min(start + window, frames)
+            wanted = self.output_samples(stop) - self.output_samples(start)
+            with torch.inference_mode():
+                audio = self.render(reader.window(start, stop)[None].to(self.device))[0].float().cpu()
+            audio = torch.nn.functional.pad(audio, (0, max(0, wanted - len(audio))))[:wanted]
+            if pending is not None:
+                n = min(fade, len(pending), len(audio))
+                audio[:n] = pending[:n] * (1 - ramp[:n]) + audio[:n] * ramp[:n]
+            if stop >= frames:
+                yield audio
+                return
+            pending = audio[-fade:].clone()
+            yield audio[:-fade]
+
+
+class MelReader:
+    """Windows of a stream of mel chunks [..., t], in increasing order of their start: only the frames
+    from the last window's start on are kept."""
+
+    def __init__(self, chunks: Iterable[torch.Tensor]) -> None:
+        self.chunks = iter(chunks)
+        self.buffer: torch.Tensor | None = None
+        self.offset = 0  # the buffer's first frame
+
+    def window(self, start: int, stop: int) -> torch.Tensor:
+        import torch
+
+        while self.buffer is None or self.offset + self.buffer.shape[-1] < stop:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer = chunk if self.buffer is None else torch.cat([self.buffer, chunk], dim=-1)
+        assert self.buffer is not None, "an empty mel stream"
+        assert start >= self.offset, "windows of a mel stream must not start before the previous one"
+        self.buffer, self.offset = self.buffer[..., start - self.offset :], start
+        return self.buffer[..., : stop - start]
 
 
 # progress(step, total_steps, metrics): total_steps is 0 when the run is bounded by time, not steps;
