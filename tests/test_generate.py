@@ -144,19 +144,28 @@ def test_replay_is_bit_identical_in_a_fresh_process(models, tmp_path):
     assert np.array_equal(soundfile.read(record["path"])[0], soundfile.read(replayed["path"])[0])
 
 
-def test_blending_models_of_different_recipes_mixes_audio(models, tmp_path):
+def test_blending_models_of_different_recipes_mixes_audio(models, tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_THREADS", "2")  # the clips compared are rendered apart: same bits needed
     other = load_model(models["beta"])
-    other.mel_spec = MelSpec(fmin=30.0)  # another recipe at the same rate: mels cannot be mixed, audio can
+    # Another recipe at the same rate (hop 384: more frames, and chunks of other lengths): mels cannot be mixed,
+    # audio can.
+    other.mel_spec = MelSpec(fmin=30.0, hop_length=384)
     odd = tmp_path / "odd.distill"
     save_model(other, odd)
     _, (record,) = generate(models["alpha"], tmp_path / "out", "--vocoder", "griffinlim", "--blend", f"{odd}:0.3",
-                            "-d", "1.5", "--seed", "2")
+                            "-d", "7.5", "--seed", "2", "--bit-depth", "32f", "--normalize", "none")
     assert "blending 2 models in the audio domain (their mel recipes differ)" in record["warnings"]
     sidecar = json.loads(Path(record["path"] + ".json").read_text())
     assert sidecar["blend_mode"] == "audio" and sidecar["blend"][0]["weight"] == 0.3
     blended = soundfile.read(record["path"])[0]
-    _, (alone,) = generate(models["alpha"], tmp_path / "alone", "--vocoder", "griffinlim", "-d", "1.5", "--seed", "2")
-    assert len(blended) == round(1.5 * 48000) and not np.allclose(blended, soundfile.read(alone["path"])[0])
+    # Each model renders chunk by chunk beside the other (windows of 256 frames here): the mix equals
+    # the two clips rendered alone, weighted.
+    solo = {name: soundfile.read(generate(model, tmp_path / name, "--vocoder", "griffinlim", "-d", "7.5", "--seed",
+                                          "2", "--bit-depth", "32f", "--normalize", "none")[1][0]["path"])[0]
+            for name, model in (("alpha", models["alpha"]), ("odd", odd))}
+    assert len(blended) == round(7.5 * 48000)
+    assert np.abs(blended - (0.7 * solo["alpha"] + 0.3 * solo["odd"])).max() < 1e-5
+    assert not np.allclose(blended, solo["alpha"])
 
 
 def test_normalize_modes_never_clip(models, tmp_path):

@@ -276,12 +276,26 @@ def clip_chunks(
                                   for model, weight, _ in blends]
         yield from vocode_stream(vocoder, mixed_chunks(parts), frames)
         return
-    mix = share * np.concatenate(list(vocode_stream(vocoder, mel, frames)))
-    for model, weight, own_vocoder in blends:
-        if own_vocoder.sample_rate != vocoder.sample_rate:
-            raise DistillError("blended models are rendered by vocoders of different sample rates; "
-                               "choose one vocoder for all with --vocoder")
-        audio = np.concatenate(list(vocode_stream(own_vocoder, model.mel_chunks(_blended(model, settings), frames),
-                                                  frames)))
-        mix[: len(audio)] += weight * audio[: len(mix)]
-    yield mix.astype(np.float32)
+    if any(own.sample_rate != vocoder.sample_rate for _, _, own in blends):
+        raise DistillError("blended models are rendered by vocoders of different sample rates; "
+                           "choose one vocoder for all with --vocoder")
+    others = []
+    for model, weight, own in blends:  # each as long as the clip, in frames of its own recipe
+        length = mel_frames_for(settings.seconds, model.mel_spec)
+        others.append((vocode_stream(own, model.mel_chunks(_blended(model, settings), length), length), weight))
+    yield from mixed_audio(vocode_stream(vocoder, mel, frames), share, others)
+
+
+def mixed_audio(primary: Iterator[np.ndarray], share: float,
+                others: list[tuple[Iterator[np.ndarray], float]]) -> Iterator[np.ndarray]:
+    """The weighted sum of audio streams, chunked as `primary` is and as long as it (a shorter stream
+    adds silence): each model of an audio-domain blend renders chunk by chunk beside the others."""
+    pending = [np.zeros(0, np.float32) for _ in others]
+    for chunk in primary:
+        mix = share * chunk
+        for i, (stream, weight) in enumerate(others):
+            while len(pending[i]) < len(chunk) and (more := next(stream, None)) is not None:
+                pending[i] = np.concatenate([pending[i], more])
+            part, pending[i] = pending[i][: len(chunk)], pending[i][len(chunk) :]
+            mix[: len(part)] += weight * part
+        yield mix.astype(np.float32)

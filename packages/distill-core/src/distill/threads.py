@@ -25,8 +25,10 @@ from .errors import DistillError
 
 ENV = "DISTILL_THREADS"
 REVISIT_SECONDS = 2.0  # how long a change in the machine's load can go unnoticed
-STALE_SECONDS = 10.0  # an older reading says nothing about now: measure afresh for a moment
-FRESH_SAMPLE_SECONDS = 0.1
+# A reading older than this describes the past (a job that has since ended): measure afresh for a moment,
+# long enough that a kernel thread's few 10 ms ticks of CPU time stay under SPARE_SHARE.
+STALE_SECONDS = 4.0
+FRESH_SAMPLE_SECONDS = 0.2
 # Other work of more than this many CPUs costs a thread: measured, a process busy 30 % of the time
 # already halves the speed of two spinning threads on 2 cores (and one thread loses nothing to it).
 SPARE_SHARE = 0.2
