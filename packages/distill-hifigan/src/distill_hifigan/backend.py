@@ -5,7 +5,7 @@ pretrained base that renders any model in distill's recipe with no training."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar
 
 from distill.plugin import (
     DISTILL_MEL,
@@ -60,8 +60,8 @@ class HiFiGAN(VocoderBase):
         try:
             config = generator_config_from_dict(state.config["generator"])
             if isinstance(config, FrameGeneratorConfig):
-                return _frame_vocoder(cls, frame_generator(config, cls.mel_spec.filterbank(), state.weights),
-                                      state, device)
+                return cls(frame_generator(config, cls.mel_spec.filterbank(), state.weights).eval().to(device),
+                           state, device)
             generator = FastGenerator(inference_generator(config, state.weights))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise DistillError(f"the bundled hifigan state is damaged ({type(exc).__name__}: {exc}); retrain it "
@@ -121,13 +121,6 @@ class HiFiGAN(VocoderBase):
         return train_state(run, __version__)
 
 
-Vocoder = TypeVar("Vocoder", bound=HiFiGAN)
-
-
-def _frame_vocoder(cls: type[Vocoder], generator: torch.nn.Module, state: VocoderState, device: str) -> Vocoder:
-    return cls(generator.eval().to(device), state, device)
-
-
 class HiFiGANBase(HiFiGAN):
     """The pretrained base, shipped in the package: every model in distill's recipe gets an offline
     neural vocoder with no training. Shares rendering with `hifigan`; it is not trainable itself
@@ -156,7 +149,7 @@ class HiFiGANBase(HiFiGAN):
         config, weights, provenance = load_base()
         base_state = VocoderState(backend=cls.name, version=__version__, config={"generator": config.to_dict()},
                                   training=provenance)
-        return _frame_vocoder(cls, frame_generator(config, cls.mel_spec.filterbank(), weights), base_state, device)
+        return cls(frame_generator(config, cls.mel_spec.filterbank(), weights).eval().to(device), base_state, device)
 
     @classmethod
     def state_warning(cls, state: VocoderState) -> str | None:

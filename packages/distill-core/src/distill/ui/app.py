@@ -44,10 +44,13 @@ class Context:
         return token
 
     def picker(self, label: str, elem_id: str, first: bool = True, **kwargs: Any) -> gr.Dropdown:
-        """A model dropdown showing the first model (or none, with `first=False`)."""
+        """A model dropdown showing the first model (or none, with `first=False`). It accepts a value that is
+        not (or no longer) among its choices: a model renamed or deleted meanwhile (in another page, or
+        before a late refresh of this one) reaches the handler, which says it is gone, instead of failing
+        Gradio's validation with a bare "Error" (seen on a busy machine, after a rename)."""
         names = model_names()
         dropdown = gr.Dropdown(choices=names, value=names[0] if names and first else None, label=label,
-                               elem_id=elem_id, **kwargs)
+                               elem_id=elem_id, allow_custom_value=True, **kwargs)
         self.model_pickers.append(dropdown)
         return dropdown
 

@@ -212,15 +212,13 @@ class Figures:
 def verdict(own: Figures, rival: Figures, own_name: str, rival_name: str) -> tuple[bool, str]:
     """Whether a bundled state's figures beat the universal rival's beyond the noise and without more
     tonal artefacts, and why, in words."""
-    def add(figures: Figures) -> tuple[float, float]:
-        return figures.lines_db, figures.ripple_db
-
     assert own.segments is not None and rival.segments is not None
     if len(own.segments) != len(rival.segments) or len(own.segments) < MIN_SEGMENTS:
         return False, (f"the bundled {own_name!r} cannot be told apart from {rival_name!r}: too little held-out "
                        f"audio was measured ({len(own.segments)} segments of {SEGMENT_SECONDS:g} s; "
                        f"{MIN_SEGMENTS} are needed)")
-    for what, ours, theirs in zip(("steady lines", "spectral ripple"), add(own), add(rival), strict=True):
+    for what, ours, theirs in (("steady lines", own.lines_db, rival.lines_db),
+                               ("spectral ripple", own.ripple_db, rival.ripple_db)):
         if ours - theirs > TONAL_MARGIN_DB:
             return False, (f"the bundled {own_name!r} adds {what} that {rival_name!r} does not: {ours:.1f} dB "
                            f"against the held-out recordings, vs {theirs:.1f} dB")
