@@ -190,9 +190,9 @@ def vocoder_options(model: VocodableModel, installed: Mapping[str, RegisteredVoc
 
 @attrs.frozen
 class Figures:
-    """One backend's stored figures on the held-out recordings."""
+    """One backend's stored figures on the held-out recordings (read only where it was measured: its row
+    has a ViSQOL)."""
 
-    visqol: float
     segments: tuple[float, ...] | None  # None: measured before distill scored segments
     lines_db: float
     ripple_db: float
@@ -204,7 +204,7 @@ class Figures:
         if not isinstance(visqol, int | float) or not all(isinstance(x, int | float) for x in segments or []):
             return None
         lines, ripple = (row.get(key) for key in ("lines_db", "ripple_db"))
-        return cls(float(visqol), None if segments is None else tuple(float(x) for x in segments),
+        return cls(None if segments is None else tuple(float(x) for x in segments),
                    float(lines) if isinstance(lines, int | float) else 0.0,
                    float(ripple) if isinstance(ripple, int | float) else 0.0)
 
