@@ -479,9 +479,10 @@ def save_slider_preset(model: str | os.PathLike[str], preset: str,
     from .slider_presets import save_preset
 
     loaded = load(model)
-    values, warnings = check_sliders(loaded.analysis, dict(sliders))
+    checked = check_sliders(loaded.analysis, dict(sliders))
+    values = {**checked.legacy, **checked.controls}
     save_preset(loaded.model.name, preset, values)
-    return values, warnings
+    return values, checked.warnings
 
 
 # -- generate ---------------------------------------------------------------------------------------
@@ -518,7 +519,8 @@ def generate(
     primary = load(model)
     values = dict(get_preset(primary.model.name, preset)) if preset else {}
     values.update(sliders or {})
-    checked, warnings = check_sliders(primary.analysis, values)
+    checked = check_sliders(primary.analysis, values)
+    warnings = list(checked.warnings)
     if prior == "auto":
         prior = "learned" if primary.model.prior is not None else "gaussian"
         if primary.model.prior is None:
@@ -526,8 +528,8 @@ def generate(
                             "material comes from the Gaussian prior (retrain it for material that moves like "
                             "its recordings)")
     base = GenerationSettings(
-        seconds=seconds, seed=0, evolution=evolution, sliders=tuple(checked.items()), prior=prior,
-        temperature=temperature,
+        seconds=seconds, seed=0, evolution=evolution, sliders=tuple(checked.legacy.items()),
+        controls=tuple(checked.controls.items()), prior=prior, temperature=temperature,
         from_audio=str(Path(from_audio).resolve()) if from_audio else None, variation=variation,
         morph=(morph[0], morph[1]) if morph else None, blend=tuple((ref, float(w)) for ref, w in blend),
     )

@@ -85,8 +85,16 @@ def variation(
     return analysis.center[:, None] + math.sqrt(1 - amount) * own + math.sqrt(amount) * fresh
 
 
+def apply_controls(latents: torch.Tensor, analysis: SliderAnalysis, values: dict[str, float]) -> torch.Tensor:
+    """Offset every frame by each control's latent offset for its value (in its unit)."""
+    for name, value in values.items():
+        assert analysis.directions is not None, "a model with controls stores their offsets"
+        latents = latents + analysis.control(name).offset(analysis.directions, value)[:, None]
+    return latents
+
+
 def apply_sliders(latents: torch.Tensor, analysis: SliderAnalysis, values: dict[str, float]) -> torch.Tensor:
-    """Offset every frame along each named slider's direction (values are in the slider's units)."""
+    """Offset every frame along each legacy slider's principal direction (models made before controls)."""
     for name, value in values.items():
         slider = analysis.by_name(name)
         latents = latents + value * analysis.components[slider.component][:, None]

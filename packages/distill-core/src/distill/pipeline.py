@@ -51,6 +51,7 @@ class GenerationSettings:
     blend: tuple[tuple[str, float], ...] = ()
     temperature: float = 1.0
     prior: str = "gaussian"  # what sidecars written before the learned prior used
+    controls: tuple[tuple[str, float], ...] = ()  # named controls; `sliders` are the legacy ones (sliders.py)
 
     def __attrs_post_init__(self) -> None:
         if self.prior not in PRIORS:
@@ -78,6 +79,7 @@ class GenerationSettings:
     def from_dict(cls, data: dict[str, Any]) -> GenerationSettings:
         data = dict(data)
         data["sliders"] = tuple((str(k), float(v)) for k, v in data.get("sliders", ()))
+        data["controls"] = tuple((str(k), float(v)) for k, v in data.get("controls", ()))
         data["blend"] = tuple((str(k), float(v)) for k, v in data.get("blend", ()))
         data["morph"] = tuple(data["morph"]) if data.get("morph") else None
         return cls(**data)
@@ -174,7 +176,8 @@ class LoadedModel:
                           self.endpoint(settings, settings.morph[1], frames))
         else:
             z = self.new_material(settings, frames, settings.evolution, generator)
-        return lat.apply_sliders(z, self.analysis, dict(settings.sliders))
+        z = lat.apply_sliders(z, self.analysis, dict(settings.sliders))
+        return lat.apply_controls(z, self.analysis, dict(settings.controls))
 
     @torch.inference_mode()
     def mel_chunks(self, settings: GenerationSettings, mel_frames: int) -> Iterator[torch.Tensor]:
@@ -194,20 +197,36 @@ class LoadedModel:
         return torch.cat(list(self.mel_chunks(settings, mel_frames)), dim=-1)
 
 
-def check_sliders(analysis: SliderAnalysis, values: dict[str, float]) -> tuple[dict[str, float], list[str]]:
-    """Slider values by canonical name, clamped to the safe range, with a warning for each clamp."""
-    checked, warnings = {}, []
-    for key, value in values.items():
-        slider = analysis.by_name(key)
+@attrs.frozen
+class SliderValues:
+    """Slider values checked against a model: its controls, and legacy sliders (models made before
+    controls, and their old presets and sidecars), by canonical name, clamped to their safe ranges."""
+
+    controls: dict[str, float]
+    legacy: dict[str, float]
+    warnings: list[str]
+
+
+def check_sliders(analysis: SliderAnalysis, values: dict[str, float],
+                  legacy: dict[str, float] | None = None) -> SliderValues:
+    """`values` name controls (by name or index); a model without controls reads them as its legacy
+    sliders, as it always did. `legacy` values (an old preset's) always name legacy sliders."""
+    checked: dict[str, dict[str, float]] = {"controls": {}, "legacy": {}}
+    warnings = []
+    asked = [("legacy", key, value) for key, value in (legacy or {}).items()]
+    asked += [("controls" if analysis.controls else "legacy", key, value) for key, value in values.items()]
+    for kind, key, value in asked:
+        slider = analysis.control(key) if kind == "controls" else analysis.by_name(key)
+        unit = getattr(slider, "unit", "")
         if not math.isfinite(value):
             raise DistillError(f"slider {slider.name!r} = {value} is not a finite number; give a value in "
-                               f"[{slider.low:g}, {slider.high:g}]")
+                               f"[{slider.low:g}, {slider.high:g}]{' ' + unit if unit else ''}")
         clamped = min(max(value, slider.low), slider.high)
         if clamped != value:
             warnings.append(f"slider {slider.name!r} = {value:g} is outside its safe range "
-                            f"[{slider.low:g}, {slider.high:g}]; using {clamped:g}")
-        checked[slider.name] = clamped
-    return checked, warnings
+                            f"[{slider.low:g}, {slider.high:g}]{' ' + unit if unit else ''}; using {clamped:g}")
+        checked[kind][slider.name] = clamped
+    return SliderValues(checked["controls"], checked["legacy"], warnings)
 
 
 def mel_frames_for(seconds: float, spec: MelSpec) -> int:
@@ -256,7 +275,7 @@ def _blended(model: LoadedModel, settings: GenerationSettings) -> GenerationSett
     """A blended model follows the clip's seed, path and duration without its sliders, through its own
     learned prior when the clip uses one and it has one."""
     prior = "learned" if settings.prior == "learned" and model.model.prior is not None else "gaussian"
-    return attrs.evolve(settings, sliders=(), prior=prior)
+    return attrs.evolve(settings, sliders=(), controls=(), prior=prior)
 
 
 def clip_chunks(

@@ -1,4 +1,10 @@
-"""Slider analysis: PCA of the encoded corpus, safe ranges, and names from audio features.
+"""Slider analysis: PCA of the encoded corpus, and the controls a user moves.
+
+Controls (`Control`, found in controls.py, measured in calibration.py) are named musical qualities
+in their own units; the generation path applies them (GenerationSettings.controls), and for now only
+the benchmark analyses models for them (docs/benchmarks.md, "Named controls"): models are not saved
+with controls yet. What follows describes the sliders every model has (`Slider`), which stay in the
+model so that its sidecars and presets replay bit for bit.
 
 Every latent frame of every corpus file is encoded (posterior mean). The principal directions
 that explain a meaningful share of the variance become sliders; a slider's value is an offset
@@ -10,7 +16,8 @@ corpus' own projections. Each is named after the audio feature it correlates wit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -40,14 +47,73 @@ class Slider:
     correlations: dict[str, float] = attrs.field(factory=dict)  # audio feature -> Pearson r
 
 
+@attrs.define
+class Control:
+    """A musical control: a constant latent offset, interpolated between the offsets found for a few
+    values of it (controls.py), where one unit of value moves its quality about one unit (`unit`), as
+    measured by rendering probes (calibration.py)."""
+
+    name: str  # "brightness", …, or "character N"
+    unit: str  # "st", "dB", or "" (a −1 … +1 scale: 1 = half the corpus' own range)
+    row: int  # first row of SliderAnalysis.directions holding its offsets, one per anchor
+    anchors: list[float]  # the values (in its unit, ascending, 0 excluded) whose offsets are stored
+    low: float  # the safe range in the control's unit, measured
+    high: float
+    effect: float  # measured change of its quality per unit requested (1.0 = exactly as asked)
+    spread: float  # standard deviation of `effect` over the calibration's seeds
+    sides: dict[str, list[float]] = attrs.field(factory=dict)  # other quality -> [change per unit, spread]
+
+    @property
+    def character(self) -> bool:
+        return self.name.startswith("character")
+
+    def display(self, value: float) -> str:
+        """A value as a person reads it: "+3 st", "-0.5", "+1.5 dB"."""
+        return format_value(value, self.unit)
+
+    def offset(self, directions: torch.Tensor, value: float) -> torch.Tensor:
+        """The latent offset [latent_dim] of `value`: linear between anchors (and 0), held beyond them."""
+        import torch
+
+        rows = directions[self.row : self.row + len(self.anchors)]
+        points = sorted([*zip(self.anchors, rows, strict=True), (0.0, torch.zeros_like(rows[0]))], key=lambda p: p[0])
+        value = min(max(value, points[0][0]), points[-1][0])
+        for (a, da), (b, db) in itertools.pairwise(points):
+            if a <= value <= b:
+                return da + (db - da) * ((value - a) / (b - a))
+        raise AssertionError("unreachable: the value is clamped to the anchors")
+
+
+def format_value(value: float, unit: str) -> str:
+    digits = 0 if unit in ("st", "dB") and abs(value) >= 1 else 1 if unit in ("st", "dB", "/s") else 2
+    text = f"{value:+.{digits}f}".replace("+0.00", "0").replace("-0.00", "0")
+    return f"{text} {unit}" if unit else text
+
+
 @attrs.define(eq=False)
 class SliderAnalysis:
-    """PCA of the encoded corpus: the sliders, and the Gaussian that prior sampling draws from."""
+    """PCA of the encoded corpus (the Gaussian that prior sampling draws from, and the learned prior's
+    coordinates), the controls, and the legacy sliders of models made before controls."""
 
     sliders: list[Slider]
     components: torch.Tensor  # [latent_dim, latent_dim]: every principal direction, unit rows, by variance
     center: torch.Tensor  # [latent_dim], mean of the encoded corpus
     scales: torch.Tensor  # [latent_dim], standard deviation of the corpus along each component
+    controls: list[Control] = attrs.field(factory=list)
+    directions: torch.Tensor | None = None  # [controls, latent_dim]: the latent offset of one unit of each
+    rejected: dict[str, str] = attrs.field(factory=dict)  # quality -> why it is not offered
+    calibration: dict[str, Any] = attrs.field(factory=dict)  # how the controls were measured
+
+    def control(self, key: str) -> Control:
+        """A control by name or index (as a string)."""
+        from .errors import DistillError
+
+        for i, control in enumerate(self.controls):
+            if key in (control.name, str(i)):
+                return control
+        valid = ", ".join(f"{i}={c.name!r}" for i, c in enumerate(self.controls))
+        why = "".join(f"; {name} is not offered: {reason}" for name, reason in self.rejected.items() if name == key)
+        raise DistillError(f"unknown slider {key!r}{why}; this model's sliders: {valid}")
 
     def whiten(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents [latent_dim, T] -> frames [T, latent_dim] in units of the corpus' spread along each
