@@ -4,10 +4,10 @@ every path, exact durations, seams, replay determinism, formats and tags, preset
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
-import attrs
 import numpy as np
 import pytest
 import soundfile
@@ -63,7 +63,7 @@ def test_same_seed_same_samples_and_replay_is_bit_identical(models, tmp_path):
 
 
 def test_sliders_by_name_and_index_and_clamping(models, tmp_path):
-    model = load_model(models["alpha"])
+    model = load_model(models["alpha"])  # trained briefly: its sliders are the principal directions
     first = model.sliders.sliders[0]
     _, (plain,) = generate(models["alpha"], tmp_path / "p", "-d", "1", "--seed", "4", "--normalize", "none")
     _, (moved,) = generate(models["alpha"], tmp_path / "m", "-d", "1", "--seed", "4", "--normalize", "none",
@@ -160,11 +160,20 @@ def test_blending_models_of_different_recipes_mixes_audio(models, tmp_path, monk
     blended = soundfile.read(record["path"])[0]
     # Each model renders chunk by chunk beside the other (windows of 256 frames here): the mix equals
     # the two clips rendered alone, weighted.
-    solo = {name: soundfile.read(generate(model, tmp_path / name, "--vocoder", "griffinlim", "-d", "7.5", "--seed",
-                                          "2", "--bit-depth", "32f", "--normalize", "none")[1][0]["path"])[0]
-            for name, model in (("alpha", models["alpha"]), ("odd", odd))}
+    paths = {name: generate(model, tmp_path / name, "--vocoder", "griffinlim", "-d", "7.5", "--seed", "2",
+                            "--bit-depth", "32f", "--normalize", "none")[1][0]["path"]
+             for name, model in (("alpha", models["alpha"]), ("odd", odd))}
+    solo = {name: soundfile.read(path)[0] for name, path in paths.items()}
     assert len(blended) == round(7.5 * 48000)
-    assert np.abs(blended - (0.7 * solo["alpha"] + 0.3 * solo["odd"])).max() < 1e-5
+    # Each file was turned down to -1 dBFS if it peaked above it (its sidecar's gain, in rounded dB):
+    # the mix is the two clips rendered alone, weighted, up to those gains.
+    sidecars = {"blend": record["path"], **paths}
+    gains = {name: 10 ** (json.loads(Path(path + ".json").read_text())["level"]["gain_db"] / 20)
+             for name, path in sidecars.items()}
+    parts = np.stack([solo["alpha"] / gains["alpha"], solo["odd"] / gains["odd"]], axis=1)
+    weights, *_ = np.linalg.lstsq(parts, blended / gains["blend"], rcond=None)
+    assert np.abs(parts @ weights - blended / gains["blend"]).max() < 1e-5 * np.abs(blended).max() / gains["blend"]
+    assert weights == pytest.approx([0.7, 0.3], rel=0.01)  # the gains are recorded to 0.01 dB
     assert not np.allclose(blended, solo["alpha"])
 
 
@@ -252,17 +261,14 @@ def test_no_vocoder_says_what_to_install(models, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_model_analyze_reruns_the_slider_analysis(models, tmp_path):
+def test_model_analyze_of_a_briefly_trained_model_says_why_it_has_no_named_sliders(models, tmp_path):
     path = tmp_path / "alpha.distill"
     shutil.copyfile(models["alpha"], path)
-    model = load_model(path)
-    expected = [(s.name, s.low, s.high) for s in model.sliders.sliders]
-    model.sliders.sliders = [attrs.evolve(s, name=f"stale {i}", low=-0.1, high=0.1)
-                             for i, s in enumerate(model.sliders.sliders)]
-    save_model(model, path)
+    old = [(s.name, s.low, s.high) for s in load_model(path).sliders.sliders]
     result = run_cli("model", "analyze", str(path))
-    assert f"sliders of {str(path)!r}: " in result.stdout
-    assert [(s.name, s.low, s.high) for s in load_model(path).sliders.sliders] == expected
+    assert "a model trained for 30 steps (under 200) has not learned enough to measure them" in result.output
+    analysed = load_model(path).sliders
+    assert not analysed.controls and [(s.name, s.low, s.high) for s in analysed.sliders] == old
 
     moved = tmp_path / "moved"
     shutil.copytree(models["corpus"], moved)
@@ -272,4 +278,25 @@ def test_model_analyze_reruns_the_slider_analysis(models, tmp_path):
     result = run_cli("model", "analyze", str(path), expect=1)
     assert f"not at {tmp_path / 'gone'} any more: pass --audio DIR" in result.stderr
     run_cli("model", "analyze", str(path), "--audio", str(moved))
-    assert [(s.name, s.low, s.high) for s in load_model(path).sliders.sliders] == expected
+
+
+def test_a_model_made_before_named_sliders_keeps_its_sliders_presets_and_sidecars(models, tmp_path):
+    """Such a model has only the old sliders: they are what --slider names, its old presets apply them,
+    and a sidecar written before named sliders (no "controls") replays bit for bit."""
+    path = tmp_path / "old.distill"
+    model = load_model(models["alpha"])
+    model.sliders.controls, model.sliders.directions, model.sliders.calibration = [], None, {}
+    save_model(model, path)
+    first = model.sliders.sliders[0]
+    _, (clip,) = generate(path, tmp_path / "a", "-d", "1", "--seed", "3", "--slider", f"{first.name}={first.high}")
+    sidecar = json.loads(Path(clip["path"] + ".json").read_text())
+    assert sidecar["settings"]["sliders"] == [[first.name, first.high]] and not sidecar["settings"]["controls"]
+    del sidecar["settings"]["controls"]  # as sidecars were written before named sliders
+    Path(clip["path"] + ".json").write_text(json.dumps(sidecar))
+    replayed = json.loads(run_cli("generate", "--replay", clip["path"] + ".json", "--json").stdout)
+    assert np.array_equal(soundfile.read(clip["path"])[0], soundfile.read(replayed["path"])[0])
+    presets = Path(os.environ["DISTILL_HOME"]) / "models" / f"{model.name}.presets.json"
+    presets.parent.mkdir(parents=True, exist_ok=True)
+    presets.write_text(json.dumps({"warm": {"sliders": {first.name: first.high}}}))  # an old preset
+    _, (with_preset,) = generate(path, tmp_path / "b", "-d", "1", "--seed", "3", "--preset", "warm")
+    assert np.array_equal(soundfile.read(clip["path"])[0], soundfile.read(with_preset["path"])[0])

@@ -69,7 +69,7 @@ def test_listing_shows_every_model_and_survives_a_corrupt_one():
     assert list(entries) == ["birds", "broken", "field"]
     field = entries["field"]
     assert (field.id, field.files, field.seconds, field.steps) == ("1111abcd0001", 12, 185.4, 2000)
-    assert field.sliders == ["brightness", "axis 1"] and field.vocoders == ["griffinlim-fitted"]
+    assert field.sliders == ["brightness", "character 1"] and field.vocoders == ["griffinlim-fitted"]
     assert field.size == model_path("field").stat().st_size and field.error is None
     assert "not a distill model file (found: 40 bytes of unknown data)" in entries["broken"].error
 
@@ -82,7 +82,7 @@ def test_listing_shows_every_model_and_survives_a_corrupt_one():
 
     listed = json.loads(run_cli("model", "list", "--json").stdout)
     assert [m["name"] for m in listed] == ["birds", "broken", "field"]
-    assert listed[2]["path"] == str(model_path("field")) and listed[2]["sliders"] == ["brightness", "axis 1"]
+    assert listed[2]["path"] == str(model_path("field")) and listed[2]["sliders"] == ["brightness", "character 1"]
     assert listed[1]["error"].startswith(str(models_dir() / "broken.distill"))
 
 
@@ -124,9 +124,9 @@ def test_info_shows_the_whole_header():
         "latent_dim=4",
         "seconds: 185.4",
         "losses: [1.5, 0.25]",
-        "brightness",
-        "-1.5 .. 1.25",
-        "spectral_centroid r=+0.83",
+        "brightness   -4 .. 8 st  brightness +4 st: measured +3.7 st ± 0.3; loudness +0.4 dB",
+        "character 1  -1 .. 1",
+        "no density slider: why not",
         "griffinlim-fitted (version 1.0)",
         "steps: 300",
     ):

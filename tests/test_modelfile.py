@@ -18,7 +18,7 @@ from conftest import run_cli
 from distill import DISTILL_MEL, DistillError, VocoderState
 from distill.model import DistillModel
 from distill.modelfile import load_model, read_header, save_model
-from distill.sliders import Slider, SliderAnalysis
+from distill.sliders import Control, Slider, SliderAnalysis
 from safetensors.torch import save_file
 
 
@@ -36,7 +36,12 @@ def make_model(name: str = "field", model_id: str = "3f2a9c1b0d4e", seed: int = 
         vae_config={"latent_dim": 4, "channels": [8, 16]},
         vae_weights={"enc.weight": torch.randn(8, 4, generator=gen), "norm.mean": torch.randn(128, generator=gen)},
         sliders=SliderAnalysis(
-            sliders, torch.randn(4, 4, generator=gen), torch.randn(4, generator=gen), torch.rand(4, generator=gen)
+            sliders, torch.randn(4, 4, generator=gen), torch.randn(4, generator=gen), torch.rand(4, generator=gen),
+            controls=[Control("brightness", "st", -1, [-8.0, -4.0, 4.0, 8.0], -4.0, 8.0, 0.93, 0.08,
+                              {"loudness": [0.1, 0.05]}, channel=1),
+                      Control("character 1", "", 0, [-1.0, 1.0], -1.0, 1.0, 1.0, 0.0)],
+            directions=torch.randn(2, 4, generator=gen), rejected={"density": "why not"},
+            calibration={"version": 2, "seeds": [201, 202]},
         ),
         training={"corpus": "field", "files": 12, "seconds": 185.4, "steps": 2000, "losses": [1.5, 0.25]},
         vocoder_state={
@@ -64,6 +69,10 @@ def test_round_trip_keeps_every_field_and_tensor(tmp_path):
     for field in ("name", "id", "created", "distill_version", "mel_spec", "vae_config", "training"):
         assert getattr(loaded, field) == getattr(model, field), field
     assert loaded.sliders.sliders == model.sliders.sliders
+    assert loaded.sliders.controls == model.sliders.controls
+    assert loaded.sliders.directions is not None and model.sliders.directions is not None
+    assert torch.equal(loaded.sliders.directions, model.sliders.directions)
+    assert (loaded.sliders.rejected, loaded.sliders.calibration) == (model.sliders.rejected, model.sliders.calibration)
     assert torch.equal(loaded.sliders.components, model.sliders.components)
     assert torch.equal(loaded.sliders.center, model.sliders.center)
     assert torch.equal(loaded.sliders.scales, model.sliders.scales)
@@ -148,7 +157,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
     if kind == "v1 safetensors":
         return _safetensors(path, {"format": "distill", "format_version": "1"})
     if kind == "newer":
-        return _safetensors(path, {"format": "distill", "format_version": "4", "distill": "{}"})
+        return _safetensors(path, {"format": "distill", "format_version": "5", "distill": "{}"})
     if kind == "plain safetensors":
         return _safetensors(path, {"framework": "pt"})
     if kind == "random bytes":
@@ -174,7 +183,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
     ("kind", "expected"),
     [
         ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: `distill train DIR --name NAME`"]),
-        ("newer", ["written by a newer distill (model format 4", "upgrade: pip install -U distill"]),
+        ("newer", ["written by a newer distill (model format 5", "upgrade: pip install -U distill"]),
         ("plain safetensors", ["not a distill model file (found: safetensors without distill metadata)"]),
         ("random bytes", ["not a distill model file (found: 1000 bytes of unknown data)"]),
         ("empty", ["not a distill model file (found: empty file)"]),

@@ -46,6 +46,7 @@ def test_train_end_to_end(corpus):
     assert record["losses"]["validation_l1"] > 0  # one of six files held out
     model = load_model(model_path("field"))
     assert record["sliders"] == [s.name for s in model.sliders.sliders] and record["sliders"]
+    assert "no named sliders: a model trained for 40 steps (under 200)" in result.stderr  # and why
     assert model.training["steps"] == 40 and model.training["corpus_path"] == str(corpus.resolve())
     assert len(model.sliders.sliders) >= 1 and model.sliders.components.shape == (16, 16)
     assert not (checkpoint_dir("field") / "vae.ckpt").exists()  # a finished run leaves no checkpoint

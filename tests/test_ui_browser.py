@@ -25,6 +25,8 @@ import soundfile
 from bigvgan_weights import COMMIT, REPO_ID, TINY, weight_files, write_pin
 from conftest import DISTILL_EXE, run_cli
 from distill.examples import make_example_corpus
+from distill.modelfile import load_model, read_header, save_model
+from distill.sliders import Control, describe, header_sliders
 from distill_bigvgan.pin import PIN_ENV
 from distill_bigvgan.weights import ENDPOINT_ENV
 from hub_standin import FakeHub, serve
@@ -181,7 +183,10 @@ def test_generate_with_a_slider_and_a_vocoder(site):
     page = open_page(site)
     slider = page.locator("#gen-slider-0")
     slider.wait_for(state="visible")
-    low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", slider.inner_text())[-2:])
+    first = header_sliders(read_header(Path(site["env"]["DISTILL_HOME"]) / "models" / "tiny.distill"))[0]
+    span = page.locator("#gen-slider-0 input[type=range]")
+    low, high = float(span.get_attribute("min") or "nan"), float(span.get_attribute("max") or "nan")
+    assert (low, high) == (first["low"], first["high"])
     wanted = round(low + 0.75 * (high - low), 2)
     box = page.locator("#gen-slider-0 input[type=number]")
     box.fill(str(wanted))
@@ -198,7 +203,7 @@ def test_generate_with_a_slider_and_a_vocoder(site):
     assert rate == 48000 and len(audio) == round(2.5 * 48000)
     sidecar = json.loads(files["tiny-7.wav.json"])
     assert sidecar["vocoder"]["name"] == "hifigan-base"
-    assert sidecar["settings"]["sliders"][0][1] == pytest.approx(wanted, abs=0.01)
+    assert sidecar["settings"]["sliders"][0][1] == pytest.approx(wanted, abs=0.01)  # a briefly trained model's
     shoot(page, "generate")
     fill(page, "gen-duration", "600")  # a long render can be cancelled
     page.locator("#gen-go").click()
@@ -206,6 +211,28 @@ def test_generate_with_a_slider_and_a_vocoder(site):
     press(page, "gen-cancel", "#gen-cancel-message", r"cancelling")
     wait_for_text(page, "#gen-message .distill-error", r"render cancelled after")
     page.close()
+
+
+def test_named_sliders_show_their_unit_and_what_they_were_measured_to_do(site):
+    """A model's named sliders (their calibration is written here: the page shows what a model stores)."""
+    library = Path(site["env"]["DISTILL_HOME"]) / "models"
+    model = load_model(library / "tiny.distill")
+    brightness = Control("brightness", "st", -1, [-8.0, -4.0, 4.0, 8.0], -4.0, 8.0, 0.93, 0.08,
+                         {"loudness": [-0.1, 0.05]}, channel=1)
+    model.name, model.sliders.controls = "tuned", [brightness]
+    save_model(model, library / "tuned.distill")
+    page = open_page(site)
+    try:
+        pick(page, "gen-model", "tuned")
+        slider = page.locator("#gen-slider-0")
+        wait_for_text(page, "#gen-slider-0", r"brightness \(st\)")
+        assert describe(brightness) in slider.inner_text()  # "brightness +4 st: measured +3.7 st ± 0.32; …"
+        span = page.locator("#gen-slider-0 input[type=range]")
+        assert (float(span.get_attribute("min") or "nan"), float(span.get_attribute("max") or "nan")) == (-4.0, 8.0)
+        assert not page.locator("#gen-slider-1").is_visible()
+    finally:
+        page.close()
+        (library / "tuned.distill").unlink()
 
 
 def test_train_shows_skipped_files_progress_in_every_page_then_cancel_and_resume(site):

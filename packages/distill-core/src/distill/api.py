@@ -98,6 +98,7 @@ def train(
     import torch
 
     from .checkpoint import load_checkpoint
+    from .descriptors import frame_descriptors
     from .devices import resolve_device
     from .ingest import scan_corpus
     from .library import checkpoint_dir, model_path, save_to_library
@@ -136,18 +137,21 @@ def train(
     if device_note:
         report.say(f"note: {device_note}")
 
-    with torch.inference_mode():
-        corpus = scan_corpus(folder, keep=lambda audio: DISTILL_MEL.mel(torch.from_numpy(audio)))
+    with torch.inference_mode():  # each recording's log-mels and qualities (its pitch track, for training)
+        corpus = scan_corpus(folder, keep=lambda audio: (DISTILL_MEL.mel(torch.from_numpy(audio)),
+                                                         frame_descriptors(audio, DISTILL_MEL)))
     for line in corpus.report():
         report.say(line, phase="scan")
-    mels = [file.audio for file in corpus.files]
+    mels = [file.audio[0] for file in corpus.files]
+    pitches = [torch.from_numpy(file.audio[1]["pitch"]).float() for file in corpus.files]
     chosen_preset, settings = preset_settings(preset, corpus.seconds)
     settings = attrs.evolve(settings, seed=seed, checkpoint_every=checkpoint_every,
                             batch_size=batch_size or settings.batch_size, lr=lr or settings.lr)
     if resume:  # an interrupted run goes on exactly as it started; only its length may change
-        settings = TrainSettings(**load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["settings"])
+        # (runs started before conditioning have no "conditions": their VAE has none)
+        settings = TrainSettings(**{"conditions": 0, **load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["settings"]})
         chosen_preset = "resumed"
-    data = split_by_file(mels, [f.relative for f in corpus.files], settings.seed)
+    data = split_by_file(mels, [f.relative for f in corpus.files], settings.seed, pitches)
     if epochs:
         train_frames = sum(m.shape[-1] for m in data.train)
         settings = attrs.evolve(settings, steps=steps_for_epochs(epochs, train_frames, settings))
@@ -174,6 +178,7 @@ def train(
         # A prior checkpoint belongs to one corpus and one finished VAE (a resume may train the VAE further).
         prior = _train_prior(result.vae, settings.steps, sliders, data, settings.seed, prior_checkpoint,
                              f"{corpus.fingerprint}:{result.steps}", resume, report, cancel)
+        sliders = _controls(result.vae, sliders, prior, [f.audio for f in corpus.files], report, result.steps)
     except Interrupted as stop:
         command = shlex.join(["distill", "train", str(folder), "--name", name, "--resume"])
         raise Interrupted(stop.step, stop.checkpoint, command) from None
@@ -214,9 +219,10 @@ def train(
     validation = result.losses["validation_l1"]
     report.say(f"saved {name!r} to {path}")
     report.say(_reconstruction_note(result.losses["train_l1"], validation, len(data.validation)))
-    report.say("sliders: " + ", ".join(f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in sliders.sliders))
+    for line in slider_report(sliders):
+        report.say(line)
     return TrainedModel(name=name, id=model.id, path=path, steps=result.steps, resumed_from=result.resumed_from,
-                        losses=result.losses, sliders=[s.name for s in sliders.sliders], files=len(corpus.files),
+                        losses=result.losses, sliders=slider_names(sliders), files=len(corpus.files),
                         skipped=list(corpus.skipped), seconds=round(corpus.seconds, 3))
 
 
@@ -231,6 +237,44 @@ def _reconstruction_note(train: float | None, held_out: float | None, files: int
                     "the conservative preset, help)")
     held = f"{files} held-out recording{'s' if files != 1 else ''} it never trained on"
     return f"{note}, {held} {held_out:.3f}: {verdict}"
+
+
+MIN_SLIDER_STEPS = 200  # a VAE trained less has not learned to follow what it is told: nothing to measure
+
+
+def _controls(vae: Any, sliders: Any, prior: Any, recordings: list[Any], report: Reporter, steps: int,
+              spec: Any = None) -> Any:
+    """The slider analysis with the model's named controls found and measured (calibration.py)."""
+    from .calibration import analyse_controls
+    from .melspec import DISTILL_MEL
+    from .model import DistillModel
+    from .pipeline import LoadedModel
+
+    if steps < MIN_SLIDER_STEPS:
+        return attrs.evolve(sliders, controls=[], directions=None, calibration={}, rejected={
+            "named sliders": f"a model trained for {steps} steps (under {MIN_SLIDER_STEPS}) has not learned enough "
+                             "to measure them; it offers the principal directions of its sound instead"})
+    report.say("measuring the named sliders: rendering probes", phase="controls")
+    probe = LoadedModel(DistillModel(name="probe", id="probe", mel_spec=spec or DISTILL_MEL, vae_config=vae.config,
+                                     vae_weights=vae.state_dict(), sliders=sliders, training={}, prior=prior))
+    analyse_controls(probe, recordings, on_probe=lambda done, total: report.step("controls", done, total, {}))
+    return probe.model.sliders
+
+
+def slider_names(analysis: Any) -> list[str]:
+    """The sliders a model offers: its named controls, else (models made before them) its old sliders."""
+    return [c.name for c in analysis.controls] or [s.name for s in analysis.sliders]
+
+
+def slider_report(analysis: Any) -> list[str]:
+    """What the analysis found, in words: each slider with its range, and each quality not offered."""
+    from .sliders import describe, not_offered
+
+    if not analysis.controls:
+        sliders = ", ".join(f"{s.name} [{s.low:.2f} … {s.high:.2f}]" for s in analysis.sliders)
+        return [*(f"{label}: {why}" for label, why in not_offered(analysis.rejected)), f"sliders: {sliders}"]
+    return [f"slider {describe(c)}" for c in analysis.controls] + [f"{label}: {why}" for label, why in
+                                                                    not_offered(analysis.rejected)]
 
 
 def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, checkpoint: Path, fingerprint: str,
@@ -446,29 +490,38 @@ def _measure(model: DistillModel, audio: str | os.PathLike[str] | None, device: 
 
 def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None = None,
             progress: ProgressCallback | None = None) -> list[Any]:
-    """Re-run the slider analysis of a model on its training recordings and save it; returns the sliders."""
+    """Find and measure the named sliders of a model on its training recordings and save them;
+    returns them (sliders.Control). The principal axes the prior works in, and the old sliders that
+    old presets and sidecars name, stay as they are."""
     import torch
 
+    from .descriptors import frame_descriptors
     from .ingest import scan_corpus
     from .library import recordings, resolve_model
     from .modelfile import load_model, save_model
     from .pipeline import LoadedModel
-    from .sliders import analyse
 
     report = Reporter(progress)
     path = resolve_model(str(model))
     loaded = load_model(path)
     folder = recordings(loaded, audio)
+    spec = loaded.mel_spec
     with torch.inference_mode():
-        corpus = scan_corpus(folder, keep=lambda wave: loaded.mel_spec.mel(torch.from_numpy(wave)))
+        corpus = scan_corpus(folder, keep=lambda wave: (spec.mel(torch.from_numpy(wave)),
+                                                        frame_descriptors(wave, spec)))
     fingerprint = loaded.training.get("corpus_fingerprint")
     if fingerprint and corpus.fingerprint != fingerprint:
         report.say(f"note: the audio in {folder} differs from what {loaded.name!r} was trained on", warning=True)
-    sliders = analyse(LoadedModel(loaded).vae, [f.audio for f in corpus.files])
+    vae = LoadedModel(loaded).vae
+    steps = loaded.training.get("steps")
+    sliders = _controls(vae, loaded.sliders, loaded.prior, [f.audio for f in corpus.files], report,
+                        steps if isinstance(steps, int) else MIN_SLIDER_STEPS, spec)
     current = _unchanged(path, loaded.id, "the slider analysis ran")  # keep what changed meanwhile (a vocoder)
     current.sliders = sliders
     save_model(current, path)
-    return list(sliders.sliders)
+    for line in slider_report(sliders):
+        report.say(line)
+    return list(sliders.controls)
 
 
 def save_slider_preset(model: str | os.PathLike[str], preset: str,
@@ -480,8 +533,9 @@ def save_slider_preset(model: str | os.PathLike[str], preset: str,
 
     loaded = load(model)
     checked = check_sliders(loaded.analysis, dict(sliders))
-    values = {**checked.legacy, **checked.controls}
-    save_preset(loaded.model.name, preset, values)
+    legacy = not loaded.analysis.controls
+    values = checked.legacy if legacy else checked.controls
+    save_preset(loaded.model.name, preset, values, legacy=legacy)
     return values, checked.warnings
 
 
@@ -517,9 +571,9 @@ def generate(
                 raise DistillError(f"--morph endpoint {endpoint!r} is neither an audio file nor seed:N")
             check_regular(endpoint, "--morph audio file")
     primary = load(model)
-    values = dict(get_preset(primary.model.name, preset)) if preset else {}
-    values.update(sliders or {})
-    checked = check_sliders(primary.analysis, values)
+    stored = get_preset(primary.model.name, preset) if preset else None
+    values = dict(stored.controls if stored else {}) | dict(sliders or {})
+    checked = check_sliders(primary.analysis, values, stored.legacy if stored else None)
     warnings = list(checked.warnings)
     if prior == "auto":
         prior = "learned" if primary.model.prior is not None else "gaussian"

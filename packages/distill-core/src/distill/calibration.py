@@ -3,14 +3,16 @@
 Probes are short clips of new material (the model's own prior, seeds of their own), decoded through
 `generate`'s pipeline with one control moved and rendered by a fast vocoder that works offline (the
 shipped base vocoder, else Griffin-Lim). Every quality (descriptors.py) is measured on the rendered
-audio against the same seed unmoved (descriptors.change), at half and at the whole of each control's
-reach, each way: the effect per unit requested and its spread over seeds, the side effects on every
-other quality, and the safe range (on each side, the larger probed reach that still delivers what is
-asked without overshooting).
+audio against the same seed unmoved (descriptors.change). A slider of a conditioned decoder first has
+its unit set by what it delivered at half its reach (seeds 101–102: a decoder told +4 st may brighten
+by +8). Then, on other seeds, at half and at the whole of each control's reach, each way: the
+effect per unit requested and its spread over seeds, the side effects on every other quality, and the
+safe range (on each side, the larger probed reach that still delivers what is asked without
+overshooting).
 
 A control is offered when it delivers at least MIN_EFFECT of what is asked, clearly above its spread,
-and moves no other quality by more than MAX_SIDE of its own change (each in units of its spread over
-the corpus' recordings); otherwise the analysis says why it is not.
+and moves no other quality of how a moment sounds (COLOUR) by more than MAX_SIDE of its own change
+(each in units of its spread over the corpus' recordings); otherwise the analysis says why it is not.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .controls import MIN_REACH, Candidate, Found, find_controls
-from .descriptors import NAMES, UNITS, change, frame_descriptors
+from .descriptors import NAMES, change, frame_descriptors
 from .sliders import Control, format_value
 
-__all__ = ["Control", "analyse_controls", "calibrate", "describe", "probe_renderer", "side_ratio"]
+__all__ = ["Control", "analyse_controls", "calibrate", "probe_renderer", "side_ratio"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,11 +39,19 @@ if TYPE_CHECKING:
 
 VERSION = 2  # the slider analysis' version: 1 was the principal axes named by correlation (sliders.py)
 PROBE_SECONDS = 3.0
+GAIN_SEEDS = (101, 102)  # a decoder condition's delivery per unit, before measuring
 MEASURE_SEEDS = (201, 202, 203)
+MIN_GAIN, MAX_GAIN = 0.2, 4.0
 MIN_EFFECT = 0.5  # share of the requested change a control must deliver
 MAX_SIDE = 1 / 3  # largest side effect, as a share of the main effect (both in corpus spreads)
 FULL_REACH = (0.7, 1.5)  # delivery that lets a side's safe range reach its furthest anchor
 PROBE_VOCODER = "hifigan-base"
+# The smallest change of each quality a listener takes for a change (control units): the least spread
+# a side effect is measured against
+# The qualities a slider must leave alone: how each moment sounds. Attack and density are counted by
+# thresholds that a louder or brighter sound crosses more often; their changes are stored and shown.
+COLOUR = ("loudness", "brightness", "noisiness", "pitch")
+AUDIBLE_CHANGE = {"brightness": 1.0, "loudness": 2.0, "noisiness": 0.2, "pitch": 1.0, "attack": 0.2, "density": 0.5}
 
 
 def analyse_controls(model: LoadedModel, recordings: list[tuple[torch.Tensor, dict[str, np.ndarray]]],
@@ -70,7 +80,7 @@ def probe_renderer(model: LoadedModel) -> tuple[Renderer, str]:
     from .vocoders.selection import installed_vocoders, load_vocoder, select_vocoder
 
     installed = installed_vocoders()
-    if PROBE_VOCODER in installed and installed[PROBE_VOCODER].backend.sample_rate == model.mel_spec.sample_rate:
+    if PROBE_VOCODER in installed:
         vocoder = load_vocoder(select_vocoder(model.model, PROBE_VOCODER, installed), model.mel_spec)
         return lambda mel: np.concatenate(list(vocode_stream(vocoder, mel))), PROBE_VOCODER
     return lambda mel: griffin_lim(mel, model.mel_spec).numpy(), "griffin-lim"
@@ -85,11 +95,19 @@ def calibrate(model: LoadedModel, found: Found, render: Renderer,
     controls: list[Control] = []
     rows: list[np.ndarray] = []
     for candidate in found.candidates:
+        if candidate.channel >= 0:  # a decoder told +1 st may deliver +2: its unit is set by what it did
+            half = candidate.anchors[-1] / 2
+            gain = _median([probe.effect(candidate, seed, value)[candidate.name]
+                            for seed in GAIN_SEEDS for value in (-half, half)])
+            if not gain >= MIN_GAIN:  # also NaN
+                rejected[candidate.name] = f"telling the decoder to move it delivered {_share(gain)} of what was asked"
+                continue
+            candidate.scale /= min(gain, MAX_GAIN)
         control, reason = _measure(probe, candidate, found.spreads)
         if control is None:
             rejected[candidate.name] = reason
             continue
-        control.row = len(rows)
+        control.row = len(rows) if len(candidate.offsets) else -1
         controls.append(control)
         rows += list(candidate.offsets)
     return controls, np.array(rows).reshape(len(rows), -1), rejected
@@ -116,7 +134,8 @@ def _measure(probe: _Prober, candidate: Candidate, spreads: dict[str, float]) ->
              for other in NAMES if other != name and np.isfinite(_mean([m[other] for m in picked]))}
     control = Control(name=name, unit=candidate.unit, row=-1, anchors=list(candidate.anchors),
                       low=-_nice(-min(chosen), candidate.unit), high=_nice(max(chosen), candidate.unit),
-                      effect=round(effect, 4), spread=round(spread, 4), sides=sides)
+                      effect=round(effect, 4), spread=round(spread, 4), sides=sides, channel=candidate.channel,
+                      scale=round(candidate.scale, 6))
     if character:
         return control, ""
     if max(-control.low, control.high) < MIN_REACH[name]:
@@ -126,19 +145,24 @@ def _measure(probe: _Prober, candidate: Candidate, spreads: dict[str, float]) ->
     if not (effect >= MIN_EFFECT and effect > 2 * spread):
         return None, (f"it delivered {_share(effect)} ± {_share(spread)} of what was asked "
                       f"(at least {_share(MIN_EFFECT)}, clearly above its spread, is needed)")
-    worst, ratio = side_ratio(control, spreads)
+    worst, ratio = side_ratio(control, spreads, COLOUR)
     if ratio > MAX_SIDE:
         return None, (f"moving it moved {worst} too much ({ratio:.2f} of its own change, in units of each "
                       f"one's spread over the recordings; at most {MAX_SIDE:.2f})")
     return control, ""
 
 
-def side_ratio(control: Control, spreads: dict[str, float]) -> tuple[str, float]:
-    """The largest side effect of a control and its size as a share of the main effect, each change in
-    units of that quality's spread over the corpus' recordings."""
-    main = abs(control.effect) / max(spreads.get(control.name, 0.0), 1e-9)
-    ratios = {other: abs(change) / max(spreads.get(other, 0.0), 1e-9) / max(main, 1e-9)
-              for other, (change, _) in control.sides.items() if spreads.get(other)}
+def side_ratio(control: Control, spreads: dict[str, float], among: tuple[str, ...] = NAMES) -> tuple[str, float]:
+    """The largest side effect of a control on the qualities `among` and its size as a share of the
+    main effect, each change in units of that quality's spread over the corpus' recordings (at least
+    AUDIBLE_CHANGE: a corpus whose recordings all start once a second must not make every tiny change
+    of onset rate a side effect)."""
+    def spread(name: str) -> float:
+        return max(spreads.get(name, 0.0), AUDIBLE_CHANGE.get(name, 0.0), 1e-9)
+
+    main = abs(control.effect) / spread(control.name)
+    ratios = {other: abs(change) / spread(other) / max(main, 1e-9)
+              for other, (change, _) in control.sides.items() if other in among}
     worst = max(ratios, key=ratios.__getitem__, default="")
     return worst, ratios.get(worst, 0.0)
 
@@ -172,7 +196,8 @@ class _Prober:
         settings = GenerationSettings(seconds=PROBE_SECONDS, seed=seed, prior=prior)
         spec, analysis = self.model.mel_spec, self.model.model.sliders
         if candidate is not None:
-            probe = Control("probe", "", 0, list(candidate.anchors), -math.inf, math.inf, 1.0, 0.0)
+            probe = Control("probe", "", 0 if len(candidate.offsets) else -1, list(candidate.anchors), -math.inf,
+                            math.inf, 1.0, 0.0, channel=candidate.channel, scale=candidate.scale)
             self.model.model.sliders = attrs.evolve(analysis, controls=[probe],
                                                     directions=torch.from_numpy(candidate.offsets).float())
             settings = attrs.evolve(settings, controls=(("probe", value),))
@@ -187,7 +212,8 @@ class _Prober:
 
 
 def _renders(found: Found) -> int:
-    return len(MEASURE_SEEDS) * (1 + sum(len(c.anchors) for c in found.candidates))
+    gains = sum(2 for c in found.candidates if c.channel >= 0)
+    return len(GAIN_SEEDS) * (1 + gains) + len(MEASURE_SEEDS) * (1 + sum(len(c.anchors) for c in found.candidates))
 
 
 def _finite(values: list[float]) -> np.ndarray:
@@ -219,16 +245,3 @@ def _nice(reach: float, unit: str) -> float:
     if unit in ("st", "dB") and reach >= 2:
         return float(math.floor(reach))
     return max(0.0, math.floor(reach * 10) / 10)
-
-
-def describe(control: Control, value: float | None = None) -> str:
-    """What a control does, measured: "brightness +3 st: brightness +2.8 ± 0.4 st; loudness −0.5 dB"."""
-    value = control.high / 2 if value is None else value
-    if control.character:
-        head = f"{control.name} {control.display(value)}"
-    else:
-        measured = format_value(control.effect * value, control.unit)
-        head = f"{control.name} {control.display(value)}: measured {measured} ± {abs(control.spread * value):.2g}"
-    sides = sorted(control.sides.items(), key=lambda item: -abs(item[1][0] * value))[:2]
-    tail = "; ".join(f"{other} {format_value(change * value, UNITS[other])}" for other, (change, _) in sides)
-    return f"{head}; {tail}" if tail else head

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 import attrs
 import numpy as np
 
-from .descriptors import NAMES, UNITS, clip_descriptors, mel_qualities, per_latent_frame
+from .conditioning import CONDITIONS
+from .descriptors import NAMES, clip_descriptors, mel_qualities, per_latent_frame
+from .sliders import UNITS
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +40,9 @@ MIN_PITCHED = 0.15  # share of audible latent frames that must be pitched for a 
 MIN_REACH = {"brightness": 1.0, "loudness": 1.5, "pitch": 1.0, "noisiness": 0.5, "attack": 0.5}
 # The furthest a control is probed and offered, in its unit: beyond, the decoder leaves the corpus' sound
 MAX_REACH = {"brightness": 12.0, "loudness": 12.0, "pitch": 12.0, "noisiness": 1.0, "attack": 1.0}
+# How far a conditioned decoder's sliders are probed: somewhat beyond what training showed it
+# (conditioning.GAIN_DB, TRANSPOSE_ST, TILT_DB), as the recordings themselves differ too
+CONDITIONED_REACH = {"loudness": 12.0, "brightness": 8.0, "noisiness": 1.0, "pitch": 6.0}
 ANCHORS = (-1.0, -0.5, 0.5, 1.0)  # of the reach
 WINDOW = 16  # latent frames (1.5 s) per training window
 WINDOWS = 12
@@ -51,12 +56,15 @@ AUDIBLE_DB = 50.0
 
 @attrs.define
 class Candidate:
-    """A control before calibration: latent offsets [anchors, latent_dim] at `anchors` (its unit)."""
+    """A control before calibration: the values to probe (`anchors`, its unit) and either the latent
+    offsets at them [anchors, latent_dim] or the decoder condition it shifts (`channel`)."""
 
     name: str
     unit: str
     anchors: list[float]
     offsets: np.ndarray
+    channel: int = -1
+    scale: float = 1.0  # the quality's own units per control unit
 
 
 @attrs.define
@@ -90,30 +98,39 @@ def find_controls(vae: MelVAE, analysis: SliderAnalysis, spec: MelSpec,
         scales[name] = 1.0 if UNITS[name] else max(ranges[name], 1e-9)
         spreads[name] = (float(values.std()) if len(values) > 1 else 0.0) / scales[name]
 
-    rejected = {"density": "how often sounds start changes in time, and a control is one constant move of the "
-                           "model's latent space: it cannot set it (the prior and --evolution decide it)"}
+    rejected = {"density": "how often sounds start is a matter of time, which the prior plays (with --evolution); "
+                           "a slider sets how each moment sounds"}
     share = float(np.concatenate(pitched).mean()) if pitched else 0.0
     if share < MIN_PITCHED:
         rejected["pitch"] = (f"the recordings are hardly pitched ({100 * share:.0f} % of their sound has a clear "
                              f"pitch; {100 * MIN_PITCHED:.0f} % needed)")
-    windows = _windows(latents)
-    optimiser = _Offsets(vae, analysis, spec, windows, spreads, scales)
+    optimiser = None if vae.conditions else _Offsets(vae, analysis, spec, _windows(latents), spreads, scales)
     candidates = []
     for name in OPTIMISED:
         reach = min(ranges[name] / scales[name], MAX_REACH[name])
         if name in rejected:
             continue
+        if vae.conditions:  # the decoder is told the quality: a control shifts what it is told
+            if name not in CONDITIONS:
+                rejected[name] = ("how sharply sounds start is a matter of time, which the prior plays; a slider "
+                                  "sets how each moment sounds")
+                continue
+            reach = CONDITIONED_REACH[name]  # how far it really goes is measured on rendered probes
+            candidates.append(Candidate(name, UNITS[name], [a * reach for a in ANCHORS],
+                                        np.zeros((0, len(analysis.scales))), CONDITIONS.index(name), scales[name]))
+            continue
         if reach < MIN_REACH[name]:
             unit = f" {UNITS[name]}" if UNITS[name] else ""
             rejected[name] = f"the recordings hardly differ in it (their middle 90 % span {2 * ranges[name]:.2g}{unit})"
             continue
+        assert optimiser is not None
         anchors, offsets = optimiser.path(name, [a * reach for a in ANCHORS])
         if not anchors:
             rejected[name] = "no move of the model's latent space changed it in the asked direction"
             continue
         candidates.append(Candidate(name, UNITS[name], anchors, offsets))
     candidates += _characters(torch.cat([z.T for z in latents]).double().numpy(),
-                              [c.offsets[-1] for c in candidates])
+                              [c.offsets[-1] for c in candidates if len(c.offsets)])
     return Found(candidates, rejected, scales, spreads)
 
 

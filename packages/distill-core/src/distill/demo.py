@@ -26,7 +26,7 @@ CLIPS: dict[str, tuple[float, dict[str, Any], str]] = {  # name: (seconds, gener
     "prior-gaussian": (8.0, {"seed": 1, "evolution": 0.5, "prior": "gaussian"},
                        "the same seed through the older Gaussian prior, a smooth wander through the recordings' "
                        "colours, to compare"),
-    "slider": (8.0, {"seed": 1, "sliders": {"0": 2.0}}, "the prior's new material with slider SLIDER"),
+    "slider": (8.0, {"seed": 1, "sliders": "SLIDER"}, "the prior's new material with the slider SLIDER"),
     "morph": (6.0, {"seed": 2, "morph": ("FIRST", "SECOND")}, "a morph from FIRST to SECOND"),
     "variation": (4.0, {"seed": 3, "from_audio": "FIRST", "variation": 0.4},
                   "a variation of FIRST: each moment moved 40 % of the way towards the prior's continuation"),
@@ -65,13 +65,13 @@ def main(output: Path, quick: bool) -> None:
 
     clips = output / "clips"
     first, second = (str(p) for p in sorted(corpus.glob("*.wav"))[:2])
-    slider = api.load("demo").analysis.sliders[0]
-    words = {"FIRST": Path(first).name, "SECOND": Path(second).name,
-             "SLIDER": f"{slider.name!r} moved to +2.0 (its range: {slider.low:.1f} to {slider.high:.1f})"}
+    setting, said = _slider(api.load("demo").analysis)
+    words = {"FIRST": Path(first).name, "SECOND": Path(second).name, "SLIDER": said}
     warnings: set[str] = set()
     click.echo("\n# distill.generate")
     for name, (length, arguments, what) in CLIPS.items():
-        resolved = {key: _endpoints(value, first, second) for key, value in arguments.items()}
+        resolved: dict[str, Any] = {key: setting if value == "SLIDER" else _endpoints(value, first, second)
+                                    for key, value in arguments.items()}
         result = api.generate("demo", seconds=1.0 if quick else length, output=clips / f"{name}.wav",
                               overwrite=True, progress=view, **resolved)
         warnings.update(result.warnings)
@@ -83,6 +83,19 @@ def main(output: Path, quick: bool) -> None:
     for warning in sorted(warnings):
         click.echo(f"warning: {warning}")
     click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")
+
+
+def _slider(analysis: Any) -> tuple[dict[str, float], str]:
+    """The demo's slider setting, and its words: the first named slider halfway up, with what it was
+    measured to do (a model too briefly trained for any: its first slider of any kind)."""
+    from .sliders import describe
+
+    named = [c for c in analysis.controls if not c.character] or analysis.controls
+    if named:
+        value = round(named[0].high / 2, 1)
+        return {named[0].name: value}, describe(named[0], value)
+    first = analysis.sliders[0]
+    return {"0": 2.0}, f"{first.name!r} moved to +2.0 (its range: {first.low:.1f} to {first.high:.1f})"
 
 
 def _endpoints(value: Any, first: str, second: str) -> Any:

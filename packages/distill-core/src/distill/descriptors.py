@@ -3,11 +3,11 @@ find the latent direction that moves each) and per clip (to measure what a contr
 
 - brightness: the spectral centroid, in semitones (MIDI numbers: 69 = 440 Hz);
 - loudness: A-weighted level in dB (relative to a full-scale sine at 1 kHz, about);
-- noisiness: spectral flatness in dB (0 = white noise, far below 0 for lines), the mean over groups
-  of 16 mel bands, so that a spectrum's overall tilt does not read as tonality;
+- noisiness: spectral flatness in dB (0 = white noise, far below 0 for lines), over groups of 16 mel
+  bands each less its tilt, so that a spectrum's tilt does not read as tonality;
 - pitch: the fundamental (YIN), in semitones, where the sound is pitched;
-- attack: onset strength, the mean rise of the log-mel across bands from one frame to the next (nats;
-  per clip, its three sharpest);
+- attack: how fast the level rises, in dB per frame (11.6 ms; per clip, its three sharpest rises);
+  onsets are found on the mean rise of the log-mel across bands;
 - density: onsets per second.
 
 Everything is computed from the model's own mel recipe (and YIN on the waveform for pitch), so the
@@ -28,14 +28,14 @@ if TYPE_CHECKING:
     from .melspec import MelSpec
 
 NAMES = ("brightness", "loudness", "noisiness", "pitch", "attack", "density")
-UNITS = {"brightness": "st", "loudness": "dB", "noisiness": "", "pitch": "st", "attack": "", "density": "/s"}
 YIN_THRESHOLD = 0.2  # a frame whose normalised difference dips below this has a clear period
 PITCH_HZ = (40.0, 2000.0)
-ONSET_RISE = 0.3  # nats: a local peak of onset strength at least this high is an onset
+ONSET_RISE = 0.3  # nats: a local peak of onset strength at least this high is an onset …
+ONSET_OVER_MEDIAN = 3.0  # … and this many times the sound's median (a texture's flicker is no onset)
 ONSET_GAP = 0.05  # seconds: onsets closer than this count once
 AUDIBLE_DB = 50.0  # frames this far below a sound's loudest frame are not judged (decays into silence)
 DENSITY_SECONDS = 1.0  # the window over which a frame's onset rate is counted
-MIN_PAIRED = 10  # frames pitched in both renderings that a change of pitch needs
+MIN_PAIRED = 40  # frames (0.46 s) pitched in both renderings that a change of pitch needs
 
 
 def _a_weighting_db(hz: np.ndarray) -> np.ndarray:
@@ -56,8 +56,9 @@ def semitones(hz: np.ndarray | float) -> np.ndarray:
 
 
 def mel_qualities(mel: torch.Tensor, spec: MelSpec) -> dict[str, torch.Tensor]:
-    """Power (A-weighted), loudness, brightness, noisiness and attack of each frame of log-mels
-    [..., n_mels, T] in `spec`'s recipe, differentiable (controls.py optimises through them): [..., T]."""
+    """Power (A-weighted), loudness, brightness, noisiness, attack and the spectral rise (for onsets)
+    of each frame of log-mels [..., n_mels, T] in `spec`'s recipe, differentiable (controls.py
+    optimises through them): [..., T]."""
     import torch
 
     magnitude = spec.decompress(mel.double())
@@ -66,19 +67,28 @@ def mel_qualities(mel: torch.Tensor, spec: MelSpec) -> dict[str, torch.Tensor]:
     weighted = (power * torch.from_numpy(10 ** (_a_weighting_db(band_centres(spec)) / 10))[:, None]).sum(dim=-2)
     groups = power[..., : spec.n_mels // 16 * 16, :].unflatten(-2, (-1, 16)) + 1e-20  # [..., groups, 16, T]
     group_power = groups.mean(dim=-2)
-    flatness = 10 * (torch.log10(groups).mean(dim=-2) - torch.log10(group_power))
+    # flatness of the fine structure: each group's log-spectrum less its tilt (the median step from band
+    # to band, which a peak barely moves), so that brighter or darker does not read as more or less noise
+    log_power = torch.log(groups)
+    position = torch.arange(16, dtype=log_power.dtype)[:, None] - 7.5
+    slope = torch.diff(log_power, dim=-2).median(dim=-2, keepdim=True).values
+    level = log_power - slope * position
+    flatness = 10 / math.log(10) * (level.mean(dim=-2) - torch.logsumexp(level, dim=-2) + math.log(16))
     floor = magnitude.amax(dim=(-2, -1), keepdim=True).detach() * 1e-4 + 1e-12  # 80 dB: silence adds no rises
     log_magnitude = torch.log(torch.maximum(magnitude, floor))
     before = log_magnitude.amin(dim=-1, keepdim=True)  # silence before the clip: a first hit counts
     rise = torch.relu(torch.diff(log_magnitude, dim=-1, prepend=before)).mean(dim=-2)
+    loudness = 10 * torch.log10(weighted + 1e-20)
+    level = torch.maximum(loudness, loudness.amax(dim=-1, keepdim=True).detach() - 80.0)
     return {
         "power": weighted + 1e-20,
-        "loudness": 10 * torch.log10(weighted + 1e-20),
+        "loudness": loudness,
         "brightness": 69 + 12 * torch.log2((power * centres).sum(dim=-2) / (power.sum(dim=-2) + 1e-20) / 440.0 + 1e-9),
         # flatness in dB of each group of 16 bands, weighted by the groups' power (an empty group is
         # flat, and must not count); by groups, a spectrum's overall tilt does not read as tonality
         "noisiness": (flatness * group_power).sum(dim=-2) / group_power.sum(dim=-2),
-        "attack": rise,
+        "rise": rise,
+        "attack": torch.relu(torch.diff(level, dim=-1, prepend=level.amin(dim=-1, keepdim=True))),
     }
 
 
@@ -94,7 +104,7 @@ def frame_descriptors(audio: np.ndarray, spec: MelSpec) -> dict[str, np.ndarray]
     descriptors["pitch"] = pitch_track(audio, spec, mel.shape[-1])
     audible = descriptors["loudness"] > descriptors["loudness"].max() - AUDIBLE_DB
     descriptors["pitch"][~audible] = np.nan
-    descriptors["onset"] = _onsets(descriptors["attack"], audible, spec.sample_rate / spec.hop_length)
+    descriptors["onset"] = _onsets(descriptors.pop("rise"), audible, spec.sample_rate / spec.hop_length)
     return descriptors
 
 
@@ -102,7 +112,8 @@ def _onsets(rise: np.ndarray, audible: np.ndarray, frame_rate: float) -> np.ndar
     gap = max(1, round(ONSET_GAP * frame_rate))
     padded = np.pad(rise, gap, constant_values=-np.inf)
     window = np.lib.stride_tricks.sliding_window_view(padded, 2 * gap + 1)
-    peaks = (rise >= window.max(axis=1)) & (rise >= ONSET_RISE) & audible
+    floor = max(ONSET_RISE, ONSET_OVER_MEDIAN * float(np.median(rise[audible]))) if audible.any() else ONSET_RISE
+    peaks = (rise >= window.max(axis=1)) & (rise >= floor) & audible
     onset = np.zeros_like(rise)
     last = -gap - 1
     for t in np.flatnonzero(peaks).tolist():  # equal neighbouring maxima count once

@@ -86,10 +86,13 @@ def variation(
 
 
 def apply_controls(latents: torch.Tensor, analysis: SliderAnalysis, values: dict[str, float]) -> torch.Tensor:
-    """Offset every frame by each control's latent offset for its value (in its unit)."""
+    """Offset every frame by each latent-offset control's offset for its value (in its unit); controls
+    of the decoder's conditions act in `pipeline.LoadedModel.conditions`."""
     for name, value in values.items():
-        assert analysis.directions is not None, "a model with controls stores their offsets"
-        latents = latents + analysis.control(name).offset(analysis.directions, value)[:, None]
+        control = analysis.control(name)
+        if control.channel < 0:
+            assert analysis.directions is not None, "a model with latent-offset controls stores their offsets"
+            latents = latents + control.offset(analysis.directions, value)[:, None]
     return latents
 
 

@@ -110,7 +110,9 @@ def _entry(path: Path, size: int) -> ModelEntry:
     entry.files = len(files) if isinstance(files, list) else _number(files, int)
     entry.seconds = _number(training.get("seconds"), float)
     entry.steps = _number(training.get("steps"), int)
-    entry.sliders = [str(s.get("name", "?")) for s in header["sliders"]["sliders"] if isinstance(s, dict)]
+    analysis = header["sliders"]  # the named sliders; models made before them: their old sliders
+    offered = analysis.get("controls") if isinstance(analysis.get("controls"), list) else []
+    entry.sliders = [str(s.get("name", "?")) for s in offered or analysis["sliders"] if isinstance(s, dict)]
     entry.vocoders = sorted(header["vocoder_state"])
     return entry
 

@@ -1,11 +1,14 @@
-"""The `.distill` file, format 3: one safetensors file holding a whole trained model.
+"""The `.distill` file, format 4: one safetensors file holding a whole trained model.
 
-safetensors metadata: {"format": "distill", "format_version": "3", "distill": <JSON header>,
+safetensors metadata: {"format": "distill", "format_version": "4", "distill": <JSON header>,
 "data_sha256": <SHA-256 of the tensor data section>}; tensors:
 `vae.<state-dict key>`, `sliders.components`, `sliders.center`, `sliders.scales`, `prior.<key>` (the
 learned prior, whose kind, config and training record are the header's "prior") and
-`vocoder.<backend>.<key>`. Format 2 is format 3 without a learned prior: such models load and
-generate with the Gaussian prior. Loading never runs code from the file (no pickle, no torch.load).
+`vocoder.<backend>.<key>`, and `sliders.directions` (latent offsets of controls that have them). The
+header's "sliders" holds the old sliders ("sliders") and, from format 4, the named controls with their
+calibration ("controls", "rejected", "calibration"). Format 3 is format 4 without controls; format 2
+is format 3 without a learned prior: such models load and generate with the Gaussian prior. Loading
+never runs code from the file (no pickle, no torch.load).
 `read_header` parses the header by hand, so listing a library imports neither torch nor numpy.
 """
 
@@ -28,19 +31,20 @@ from .errors import DistillError
 from .files import open_regular, parse_json
 from .melspec import MelSpec
 from .model import DistillModel, PriorState
-from .sliders import Slider, SliderAnalysis
+from .sliders import Control, Slider, SliderAnalysis
 from .vocoders.contract import VocoderState
 
 if TYPE_CHECKING:
     import torch
 
 FORMAT_NAME = "distill"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 REQUIRED_KEYS = (
     "name", "id", "created", "distill_version", "mel_spec", "vae_config", "sliders", "training", "vocoder_state"
 )  # fmt: skip
 _DICT_KEYS = ("mel_spec", "vae_config", "sliders", "training", "vocoder_state")
 SLIDER_TENSORS = ("sliders.components", "sliders.center", "sliders.scales")
+DIRECTIONS = "sliders.directions"
 MAX_HEADER_BYTES = 8_000_000  # a distill header (500 files' training record included) is well under 1 MB
 DIGEST_KEY = "data_sha256"  # SHA-256 of the tensor data section, in the safetensors metadata
 _DIGEST_PLACEHOLDER = "digest-pending-" + "0" * 49  # as long as a hex SHA-256
@@ -254,7 +258,7 @@ def _build(path: Path, info: dict[str, Any], tensors: dict[str, torch.Tensor]) -
             if backend is None:
                 _corrupt(path, f"tensor {key!r} belongs to no bundled vocoder")
             states[backend].weights[key.removeprefix(f"vocoder.{backend}.")] = tensor
-        elif key not in SLIDER_TENSORS and not key.startswith("prior."):
+        elif key not in (*SLIDER_TENSORS, DIRECTIONS) and not key.startswith("prior."):
             _corrupt(path, f"unexpected tensor {key!r}")
     for key in SLIDER_TENSORS:
         if key not in tensors:
@@ -269,11 +273,19 @@ def _build(path: Path, info: dict[str, Any], tensors: dict[str, torch.Tensor]) -
                            tensors={k.removeprefix("prior."): t for k, t in tensors.items() if k.startswith("prior.")})
     elif any(key.startswith("prior.") for key in tensors):
         _corrupt(path, "it holds prior tensors but no prior in its header")
+    analysis = info["sliders"]
+    controls = [Control(**control) for control in analysis.get("controls") or []]
+    if any(c.row >= 0 for c in controls) and DIRECTIONS not in tensors:
+        _corrupt(path, f"tensor {DIRECTIONS!r} is missing")
     sliders = SliderAnalysis(
-        sliders=[Slider(**slider) for slider in info["sliders"]["sliders"]],
+        sliders=[Slider(**slider) for slider in analysis["sliders"]],
         components=tensors["sliders.components"],
         center=tensors["sliders.center"],
         scales=tensors["sliders.scales"],
+        controls=controls,
+        directions=tensors.get(DIRECTIONS),
+        rejected={str(k): str(v) for k, v in (analysis.get("rejected") or {}).items()},
+        calibration=dict(analysis.get("calibration") or {}),
     )
     return DistillModel(
         name=info["name"],
@@ -311,7 +323,7 @@ def save_model(model: DistillModel, path: str | os.PathLike[str]) -> None:
         "distill_version": model.distill_version or __version__,
         "mel_spec": model.mel_spec.to_dict(),
         "vae_config": model.vae_config,
-        "sliders": {"sliders": [attrs.asdict(slider) for slider in model.sliders.sliders]},
+        "sliders": _slider_header(model.sliders),
         "training": model.training,
         "vocoder_state": {
             name: {"version": state.version, "config": state.config, "training": state.training}
@@ -362,6 +374,14 @@ def _store_digest(path: Path) -> None:
         file.write(digest.hexdigest().encode())
 
 
+def _slider_header(analysis: SliderAnalysis) -> dict[str, Any]:
+    header: dict[str, Any] = {"sliders": [attrs.asdict(slider) for slider in analysis.sliders]}
+    if analysis.controls or analysis.calibration:
+        header.update(controls=[attrs.asdict(c) for c in analysis.controls], rejected=analysis.rejected,
+                      calibration=analysis.calibration)
+    return header
+
+
 def _tensors(model: DistillModel) -> dict[str, torch.Tensor]:
     import torch
 
@@ -373,6 +393,8 @@ def _tensors(model: DistillModel) -> dict[str, torch.Tensor]:
     tensors["sliders.components"] = own(model.sliders.components)
     tensors["sliders.center"] = own(model.sliders.center)
     tensors["sliders.scales"] = own(model.sliders.scales)
+    if model.sliders.directions is not None and len(model.sliders.directions):
+        tensors[DIRECTIONS] = own(model.sliders.directions)
     if model.prior is not None:
         tensors.update({f"prior.{key}": own(t) for key, t in model.prior.tensors.items()})
     for backend, state in model.vocoder_state.items():

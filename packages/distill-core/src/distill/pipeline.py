@@ -179,15 +179,31 @@ class LoadedModel:
         z = lat.apply_sliders(z, self.analysis, dict(settings.sliders))
         return lat.apply_controls(z, self.analysis, dict(settings.controls))
 
+    def conditions(self, z: torch.Tensor, settings: GenerationSettings) -> torch.Tensor | None:
+        """What a conditioned decoder is told for latents [latent_dim, L]: the qualities its head
+        predicts, shifted by the settings' controls of them (None: a decoder without conditions)."""
+        if not self.vae.conditions:
+            return None
+        from . import conditioning
+
+        told = self.vae.describe(z[None])
+        shifts = {}
+        for name, value in settings.controls:
+            control = self.analysis.control(name)
+            if control.channel >= 0:
+                shifts[conditioning.CONDITIONS[control.channel]] = value * control.scale
+        return conditioning.shifted(told, self.vae, shifts)[0]
+
     @torch.inference_mode()
     def mel_chunks(self, settings: GenerationSettings, mel_frames: int) -> Iterator[torch.Tensor]:
         """Log-mels [n_mels, ≤ DECODE_FRAMES] for the settings (blending excluded), decoded a window at
         a time with DECODE_MARGIN latent frames of context on each side, so memory stays flat."""
         z = self.latents(settings, self.vae.latent_frames(mel_frames))
+        told = self.conditions(z, settings)
         per_chunk = DECODE_FRAMES // self.vae.downsample
         for start in range(0, z.shape[-1], per_chunk):
             lo, hi = max(0, start - DECODE_MARGIN), min(z.shape[-1], start + per_chunk + DECODE_MARGIN)
-            mel = self.vae.decode(z[None, :, lo:hi])[0]
+            mel = self.vae.decode(z[None, :, lo:hi], None if told is None else told[None, :, lo:hi])[0]
             first = (start - lo) * self.vae.downsample
             stop = min(first + DECODE_FRAMES, mel_frames - start * self.vae.downsample + first)
             yield mel[:, first:stop]

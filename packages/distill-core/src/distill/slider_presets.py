@@ -1,9 +1,14 @@
-"""Named slider settings saved beside a model in the library (`<name>.presets.json`), written atomically."""
+"""Named slider settings saved beside a model in the library (`<name>.presets.json`), written atomically.
+
+An entry holds {"controls": {...}} (named controls, sliders.Control) or, saved before them,
+{"sliders": {...}} (the old sliders, which such presets keep naming, so they replay as they did)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import attrs
 
 from .atomic import write_json
 from .errors import DistillError
@@ -12,16 +17,35 @@ from .library import presets_path
 from .names import check_name
 
 
-def load_presets(model_name: str) -> dict[str, dict[str, float]]:
+@attrs.frozen
+class Preset:
+    controls: dict[str, float]
+    legacy: dict[str, float]  # old sliders (presets saved before named controls)
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {**self.legacy, **self.controls}
+
+
+def _entries(model_name: str) -> dict[str, Preset]:
     path = presets_path(model_name)
     if not path.exists():
         return {}
     data: Any = read_json(path, "presets file")
     try:
-        presets = {str(name): {str(k): _number(v) for k, v in entry["sliders"].items()} for name, entry in data.items()}
+        return {str(name): Preset(_values(entry.get("controls", {})), _values(entry.get("sliders", {})))
+                for name, entry in data.items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DistillError(f"presets file {path} is corrupt ({exc}); fix or delete it") from exc
-    return presets
+
+
+def _values(values: Any) -> dict[str, float]:
+    return {str(k): _number(v) for k, v in values.items()}
+
+
+def load_presets(model_name: str) -> dict[str, dict[str, float]]:
+    """Each preset's slider values by name."""
+    return {name: preset.values for name, preset in _entries(model_name).items()}
 
 
 def _number(value: Any) -> float:
@@ -30,23 +54,30 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def get_preset(model_name: str, preset: str) -> dict[str, float]:
-    presets = load_presets(model_name)
+def get_preset(model_name: str, preset: str) -> Preset:
+    presets = _entries(model_name)
     if preset not in presets:
         known = ", ".join(sorted(presets)) or "none yet (distill preset save MODEL NAME --slider …)"
         raise DistillError(f"model {model_name!r} has no preset {preset!r}; its presets: {known}")
     return presets[preset]
 
 
-def save_preset(model_name: str, preset: str, sliders: dict[str, float]) -> None:
+def save_preset(model_name: str, preset: str, sliders: dict[str, float], legacy: bool = False) -> None:
+    """Store `sliders` as `preset`: named controls, or the old sliders of a model without controls."""
     check_name(preset, "preset")
-    presets = load_presets(model_name)
-    presets[preset] = sliders
-    write_json(presets_path(model_name), {name: {"sliders": values} for name, values in sorted(presets.items())})
+    presets = _entries(model_name)
+    presets[preset] = Preset({}, dict(sliders)) if legacy else Preset(dict(sliders), {})
+    _write(model_name, presets)
 
 
 def delete_preset(model_name: str, preset: str) -> None:
-    presets = load_presets(model_name)
+    presets = _entries(model_name)
     get_preset(model_name, preset)
     del presets[preset]
-    write_json(presets_path(model_name), {name: {"sliders": values} for name, values in sorted(presets.items())})
+    _write(model_name, presets)
+
+
+def _write(model_name: str, presets: dict[str, Preset]) -> None:
+    entries = {name: ({"controls": p.controls} if p.controls or not p.legacy else {}) | (
+        {"sliders": p.legacy} if p.legacy else {}) for name, p in sorted(presets.items())}
+    write_json(presets_path(model_name), entries)

@@ -17,6 +17,8 @@ corpus' own projections. Each is named after the audio feature it correlates wit
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -49,19 +51,22 @@ class Slider:
 
 @attrs.define
 class Control:
-    """A musical control: a constant latent offset, interpolated between the offsets found for a few
-    values of it (controls.py), where one unit of value moves its quality about one unit (`unit`), as
+    """A musical control: a shift of one of the qualities a conditioned decoder is told, or (models
+    trained before conditioning) a constant latent offset interpolated between the offsets found for a
+    few values of it (controls.py). One unit of value moves its quality about one unit (`unit`), as
     measured by rendering probes (calibration.py)."""
 
     name: str  # "brightness", …, or "character N"
     unit: str  # "st", "dB", or "" (a −1 … +1 scale: 1 = half the corpus' own range)
-    row: int  # first row of SliderAnalysis.directions holding its offsets, one per anchor
-    anchors: list[float]  # the values (in its unit, ascending, 0 excluded) whose offsets are stored
+    row: int  # first row of SliderAnalysis.directions holding its offsets, one per anchor (-1: none)
+    anchors: list[float]  # the values (in its unit, ascending, 0 excluded) probed, and offsets stored for
     low: float  # the safe range in the control's unit, measured
     high: float
     effect: float  # measured change of its quality per unit requested (1.0 = exactly as asked)
     spread: float  # standard deviation of `effect` over the calibration's seeds
     sides: dict[str, list[float]] = attrs.field(factory=dict)  # other quality -> [change per unit, spread]
+    channel: int = -1  # ≥ 0: the decoder's condition it shifts (conditioning.py) instead of a latent offset
+    scale: float = 1.0  # the quality's own units per unit of the control (−1 … +1 controls: half the corpus' range)
 
     @property
     def character(self) -> bool:
@@ -82,6 +87,32 @@ class Control:
             if a <= value <= b:
                 return da + (db - da) * ((value - a) / (b - a))
         raise AssertionError("unreachable: the value is clamped to the anchors")
+
+
+# Each quality's unit as a control moves it ("": a −1 … +1 scale, 1 = half the corpus' own range)
+UNITS = {"brightness": "st", "loudness": "dB", "noisiness": "", "pitch": "st", "attack": "", "density": "/s"}
+
+
+def describe(control: Control, value: float | None = None) -> str:
+    """What a control does, measured: "brightness +3 st: measured +2.8 st ± 0.4; loudness −0.5 dB"."""
+    value = (control.high or -control.low) / 2 if value is None else value
+    if control.character:
+        head = f"{control.name} {control.display(value)}"
+    else:
+        head = (f"{control.name} {control.display(value)}: measured {_tenths(control.effect * value, control.unit)} "
+                f"± {abs(control.spread * value):.1f}")
+    sides = sorted(control.sides.items(), key=lambda item: -abs(item[1][0]))[:2]
+    tail = "; ".join(f"{other} {_tenths(change * value, UNITS.get(other, ''))}" for other, (change, _) in sides)
+    return f"{head}; {tail}" if tail else head
+
+
+def not_offered(rejected: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Why each quality is not a slider: ("no pitch slider", "…") pairs."""
+    return [(f"no {name}{'' if name.endswith('sliders') else ' slider'}", str(why)) for name, why in rejected.items()]
+
+
+def _tenths(value: float, unit: str) -> str:
+    return f"{value:+.1f}".replace("-0.0", "0.0").replace("+0.0", "0.0") + (f" {unit}" if unit else "")
 
 
 def format_value(value: float, unit: str) -> str:
@@ -133,6 +164,35 @@ class SliderAnalysis:
                 return slider
         valid = ", ".join(f"{i}={s.name!r}" for i, s in enumerate(self.sliders))
         raise DistillError(f"unknown slider {key!r}; this model's sliders: {valid}")
+
+
+def header_sliders(header: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The well-formed sliders of a header, in order: its named controls (name, unit, low < high,
+    default 0, and what the analysis measured, as "info"), else the old sliders (name, low, high,
+    default)."""
+    analysis = header.get("sliders") or {}
+    if analysis.get("controls"):
+        controls = []
+        for entry in analysis["controls"]:
+            try:
+                control = Control(**entry)
+                if math.isfinite(control.low) and math.isfinite(control.high) and control.low < control.high:
+                    controls.append({"name": control.name, "unit": control.unit, "low": control.low,
+                                     "high": control.high, "default": 0.0, "info": describe(control)})
+            except (TypeError, ValueError):
+                continue
+        return controls
+    sliders = []
+    for slider in analysis.get("sliders") or []:
+        try:
+            low, high, default = (float(slider[k]) for k in ("low", "high", "default"))
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                continue
+            sliders.append({"name": str(slider["name"]), "low": low, "high": high,
+                            "default": min(max(default if math.isfinite(default) else 0.0, low), high)})
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sliders
 
 
 def frame_features(mel: torch.Tensor, spec: MelSpec = DISTILL_MEL) -> dict[str, torch.Tensor]:

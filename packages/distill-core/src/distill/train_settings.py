@@ -28,10 +28,12 @@ class TrainSettings:
     seed: int = 0
     checkpoint_every: int = 200
     augment: bool = True  # random gain and small mel-axis shifts: see training.augment
+    conditions: int = 5  # qualities the decoder is told (conditioning.py); 0: runs started before them
 
     def vae_config(self) -> dict[str, int]:
-        return {"n_mels": DISTILL_MEL.n_mels, "channels": self.channels, "latent_dim": self.latent_dim,
-                "downsample": self.downsample}
+        config = {"n_mels": DISTILL_MEL.n_mels, "channels": self.channels, "latent_dim": self.latent_dim,
+                  "downsample": self.downsample}
+        return {**config, "conditions": self.conditions} if self.conditions else config
 
 
 def preset_settings(preset: str, corpus_seconds: float) -> tuple[str, TrainSettings]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 import torch
 
+from . import conditioning
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import DistillError
 from .melspec import DISTILL_MEL
@@ -33,18 +34,23 @@ class TrainingData:
     train: list[torch.Tensor]  # log-mels [n_mels, frames], one per file
     validation: list[torch.Tensor]
     validation_names: list[str]
+    train_pitch: list[torch.Tensor] = attrs.field(factory=list)  # [frames] in st, NaN where unpitched
+    validation_pitch: list[torch.Tensor] = attrs.field(factory=list)
 
 
-def split_by_file(mels: list[torch.Tensor], names: list[str], seed: int) -> TrainingData:
+def split_by_file(mels: list[torch.Tensor], names: list[str], seed: int,
+                  pitches: list[torch.Tensor] | None = None) -> TrainingData:
     """Hold out ~10% of the files (at least one once there are 4), never segments of a training file."""
     count = len(mels)
     held_out = 0 if count < 4 else max(1, round(0.1 * count))
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    validation = sorted(order[:held_out])
+    validation, train = sorted(order[:held_out]), sorted(order[held_out:])
     return TrainingData(
-        train=[mels[i] for i in sorted(order[held_out:])],
+        train=[mels[i] for i in train],
         validation=[mels[i] for i in validation],
         validation_names=[names[i] for i in validation],
+        train_pitch=[pitches[i] for i in train] if pitches else [],
+        validation_pitch=[pitches[i] for i in validation] if pitches else [],
     )
 
 
@@ -81,6 +87,42 @@ def augment(batch: torch.Tensor, generator: torch.Generator, max_shift: int = 3)
             out[row, :shift] = batch[row, -shift:]
             out[row, shift:] = batch[row, -1:]
     return torch.clamp(out + gains, min=DISTILL_MEL.silence)
+
+
+DESCRIBE_STEPS = 1500
+
+
+def _fit_describe(vae: MelVAE, data: TrainingData) -> None:
+    """Fit the `describe` head on the finished encoder's latents of every training recording (whole
+    batch): generation decodes with its predictions, so they must be as close as the encoder allows.
+    Trained only alongside, it chased an encoder still moving (measured: 0.5–1.8 spreads of error, and
+    reconstructions 5× worse than with the true qualities)."""
+    latents, told = [], []
+    with torch.no_grad():
+        for mel, pitch in zip(data.train, data.train_pitch, strict=True):
+            whole = mel.shape[-1] // vae.downsample * vae.downsample
+            if whole:
+                mean, _ = vae.encode(mel[None, :, :whole])
+                latents.append(mean)
+                told.append(conditioning.standardise(
+                    conditioning.raw(mel[None, :, :whole], pitch[None, :whole], DISTILL_MEL, vae.downsample), vae))
+    z, target = torch.cat(latents, dim=-1), torch.cat(told, dim=-1)
+    optimizer = torch.optim.Adam(vae.describe.parameters(), lr=3e-3)
+    for _ in range(DESCRIBE_STEPS):
+        optimizer.zero_grad(set_to_none=True)
+        loss = (vae.describe(z) - target).square().mean()
+        loss.backward()
+        optimizer.step()
+
+
+def _quality_statistics(data: TrainingData, downsample: int) -> tuple[torch.Tensor, torch.Tensor]:
+    frames = []
+    with torch.no_grad():
+        for mel, pitch in zip(data.train, data.train_pitch, strict=True):
+            whole = mel.shape[-1] // downsample * downsample
+            if whole:
+                frames.append(conditioning.raw(mel[None, :, :whole], pitch[None, :whole], DISTILL_MEL, downsample)[0].T)
+    return conditioning.statistics(torch.cat(frames))
 
 
 @torch.inference_mode()
@@ -145,6 +187,14 @@ def train_vae(
     all_train = torch.cat(data.train, dim=1)
     vae.mel_mean.copy_(all_train.mean(dim=1))
     vae.mel_std.copy_(all_train.std(dim=1).clamp(min=0.05))
+    conditioned = settings.conditions > 0
+    if conditioned:
+        if len(data.train_pitch) != len(data.train):
+            raise ValueError("a conditioned VAE trains with the pitch track of every training file")
+        vae.quality_mean, vae.quality_std = _quality_statistics(data, vae.downsample)
+        # the pitch track rides along as one more row, so that segments and tracks are cut alike
+        segments = [torch.cat([mel, pitch[None]], dim=0) for mel, pitch in zip(data.train, data.train_pitch,
+                                                                               strict=True)]
     optimizer = torch.optim.AdamW(vae.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=1e-4)
     sampler = torch.Generator().manual_seed(settings.seed)
     noise = torch.Generator().manual_seed(settings.seed + 1)
@@ -157,7 +207,7 @@ def train_vae(
             raise DistillError(
                 f"the audio changed since checkpoint {checkpoint_path} was written; start over with --restart"
             )
-        if attrs.evolve(TrainSettings(**state["settings"]), steps=settings.steps) != settings:
+        if attrs.evolve(TrainSettings(**{"conditions": 0, **state["settings"]}), steps=settings.steps) != settings:
             raise DistillError(f"resuming {checkpoint_path} needs the settings it was started with")
         vae.load_state_dict(state["vae"])
         optimizer.load_state_dict(state["optimizer"])
@@ -190,18 +240,32 @@ def train_vae(
         fit_threads()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, settings)
-        batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
-        if settings.augment:
-            batch = augment(batch, sampler)
+        if conditioned:
+            batch, mask = sample_batch(segments, settings.batch_size, settings.segment_frames, sampler)
+            batch, pitch = batch[:, :-1], torch.where(mask[:, 0] > 0, batch[:, -1], torch.nan)
+            if settings.augment:  # gain only: the transforms below transpose, with the pitch they give
+                batch = augment(batch, sampler, max_shift=0)
+            target, target_pitch = conditioning.transform(batch, pitch, DISTILL_MEL, sampler)
+            told = conditioning.standardise(conditioning.raw(target, target_pitch, DISTILL_MEL, vae.downsample), vae)
+            own = conditioning.standardise(conditioning.raw(batch, pitch, DISTILL_MEL, vae.downsample), vae)
+            told, own, target = told.to(device), own.to(device), target.to(device)
+        else:
+            batch, mask = sample_batch(data.train, settings.batch_size, settings.segment_frames, sampler)
+            if settings.augment:
+                batch = augment(batch, sampler)
+            target, told = batch, None
         batch, mask = batch.to(device), mask.to(device)
         mean, log_var = vae.encode(batch)
         eps = torch.randn(mean.shape, generator=noise).to(device)
-        recon = vae.decode(mean + eps * torch.exp(0.5 * log_var))[..., : batch.shape[-1]]
-        error = (recon - batch).abs() * mask
+        recon = vae.decode(mean + eps * torch.exp(0.5 * log_var), told)[..., : batch.shape[-1]]
+        error = (recon - target).abs() * mask
         l1 = error.sum() / (mask.sum() * batch.shape[1])
         l1_std = (error * inv_std).sum() / (mask.sum() * batch.shape[1])  # what is optimised
         kl = kl_divergence(mean, log_var)
         loss = l1_std + kl_weight(step, settings) * kl
+        if conditioned:  # the head follows along, so that previews decode sensibly (refitted at the end)
+            frames = mask[:, :, :: vae.downsample]
+            loss = loss + ((vae.describe(mean.detach()) - own).square() * frames).sum() / (frames.sum() * own.shape[1])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
@@ -225,6 +289,8 @@ def train_vae(
     if step > resumed_from:  # the finished VAE survives an interruption of what follows (the prior)
         checkpoint()
     vae.eval()
+    if conditioned:
+        _fit_describe(vae.cpu(), data)
     final = history[-1] if history else {"l1": float("nan"), "kl": float("nan")}
     losses = {
         "train_l1": reconstruction_l1(vae, data.train),

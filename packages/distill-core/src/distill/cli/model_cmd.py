@@ -131,19 +131,35 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
     click.echo("\ntraining")
     for key, value in header["training"].items():
         click.echo(f"  {key}: {_compact(value)}")
-    sliders = header["sliders"]["sliders"]
-    click.echo("\nsliders" + ("" if sliders else ": none"))
-    if sliders:
-        echo_table(
-            ["  #", "NAME", "RANGE", "DEFAULT", "VARIANCE", "STRONGEST CORRELATION"],
-            [[f"  {i}", *_slider_row(slider)] for i, slider in enumerate(sliders)],
-        )
+    _echo_sliders(header)
     states = header["vocoder_state"]
     click.echo("\nbundled vocoders" + ("" if states else ": none (any installed universal vocoder renders it)"))
     for backend, state in states.items():
         click.echo(f"  {backend} (version {state.get('version', '?')})")
         for key, value in state.get("training", {}).items():
             click.echo(f"    {key}: {_compact(value)}")
+
+
+def _echo_sliders(header: dict[str, Any]) -> None:
+    """Named sliders with what each was measured to do, else the old sliders; then why a quality is
+    not offered."""
+    from ..sliders import header_sliders, not_offered
+
+    analysis = header["sliders"]
+    controls = header_sliders(header) if analysis.get("controls") else []
+    if controls:
+        click.echo("\nsliders (measured on rendered probes; see docs/usage.md)")
+        echo_table(["  #", "NAME", "RANGE", "WHAT IT DOES"],
+                   [[f"  {i}", c["name"], f"{c['low']:g} .. {c['high']:g} {c['unit']}".rstrip(), c["info"]]
+                    for i, c in enumerate(controls)])
+    else:
+        sliders = analysis["sliders"]
+        click.echo("\nsliders" + ("" if sliders else ": none"))
+        if sliders:
+            echo_table(["  #", "NAME", "RANGE", "DEFAULT", "VARIANCE", "STRONGEST CORRELATION"],
+                       [[f"  {i}", *_slider_row(slider)] for i, slider in enumerate(sliders)])
+    for label, why in not_offered(analysis.get("rejected") or {}):
+        click.echo(f"  {label}: {why}")
 
 
 def _slider_row(slider: dict[str, Any]) -> list[str]:

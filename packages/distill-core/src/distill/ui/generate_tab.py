@@ -23,10 +23,18 @@ from ..slider_presets import load_presets
 from .app import Context, TabHooks, guarded
 from .views import error_html, note_html, sliders_of, spectrogram
 
-MAX_SLIDERS = 6  # sliders.MAX_SLIDERS
+MAX_SLIDERS = 6  # sliders.MAX_SLIDERS; named controls: at most 4 qualities and 2 characters
 MAX_CLIPS = 8  # result cards in the page (the CLI's --count goes to 1000)
 MAX_BLEND = 4
 RATES = [22050, 32000, 44100, 48000, 88200, 96000]
+
+
+def _step(slider: dict[str, Any]) -> float:
+    """A step a person reads: tenths of semitones and dB, hundredths on −1 … +1 scales; the old
+    sliders, a hundredth of their range."""
+    if "unit" in slider:
+        return 0.1 if slider["unit"] else 0.01
+    return (slider["high"] - slider["low"]) / 100
 
 
 def model_sliders(name: str) -> list[dict[str, Any]]:
@@ -119,7 +127,8 @@ def build(context: Context) -> TabHooks:
                     *vocoder_updates(None), ""]
         found = model_sliders(name)
         updates = [gr.update(visible=True, minimum=s["low"], maximum=s["high"], value=s["default"],
-                             label=s["name"], step=(s["high"] - s["low"]) / 100) if i < len(found)
+                             label=f"{s['name']} ({s['unit']})" if s.get("unit") else s["name"],
+                             info=s.get("info"), step=_step(s)) if i < len(found)
                    else gr.update(visible=False) for i, s in enumerate(found + [{}] * (MAX_SLIDERS - len(found)))]
         presets = sorted(load_presets(name))
         return [*updates[:MAX_SLIDERS], gr.update(choices=presets, value=presets[0] if presets else None),

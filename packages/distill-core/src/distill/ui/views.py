@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import humanize
+from ..sliders import header_sliders as sliders_of
+from ..sliders import not_offered
 from .jobs import NOT_LOSSES
 
 if TYPE_CHECKING:
@@ -112,8 +114,10 @@ def facts_html(header: Mapping[str, Any], path: Path, size: int) -> str:
                            f"from {training.get('corpus_path', '?')}"),
             ("training", f"{training.get('steps', '?')} steps, preset {training.get('preset', '?')}")]
     for slider in sliders_of(header):
-        rows.append((f"slider {slider['name']}", f"{slider['low']:.3g} … {slider['high']:.3g} "
-                                                  f"(default {slider['default']:.3g})"))
+        unit = f" {slider['unit']}" if slider.get("unit") else ""
+        rows.append((f"slider {slider['name']}", slider.get("info") or f"{slider['low']:.3g} … {slider['high']:.3g}"
+                     f"{unit} (default {slider['default']:.3g})"))
+    rows += not_offered((header.get("sliders") or {}).get("rejected") or {})
     for backend, state in (header.get("vocoder_state") or {}).items():
         trained = state.get("training", {}) if isinstance(state, dict) else {}
         amount = [f"{trained['steps']} steps" if "steps" in trained else "",
@@ -128,21 +132,6 @@ def facts_html(header: Mapping[str, Any], path: Path, size: int) -> str:
 
 def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
-
-
-def sliders_of(header: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The well-formed sliders of a header (name, finite low < high, default), in order."""
-    sliders = []
-    for slider in (header.get("sliders") or {}).get("sliders") or []:
-        try:
-            low, high, default = (float(slider[k]) for k in ("low", "high", "default"))
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                continue
-            sliders.append({"name": str(slider["name"]), "low": low, "high": high,
-                            "default": min(max(default if math.isfinite(default) else 0.0, low), high)})
-        except (KeyError, TypeError, ValueError):
-            continue
-    return sliders
 
 
 def comparison_html(result: Comparison, url: Callable[[Path], str] = file_url) -> str:
