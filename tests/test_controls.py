@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import soundfile
@@ -87,3 +88,34 @@ def test_a_clip_records_its_sliders_and_replays_bit_for_bit(model, tmp_path):
     assert sidecar["settings"]["controls"] == [[first.name, first.high / 2]]
     run_cli("generate", "--replay", str(tmp_path / "clip.wav.json"), "--output", str(tmp_path / "again.wav"), env=env)
     assert soundfile.read(tmp_path / "again.wav")[0].tobytes() == soundfile.read(tmp_path / "clip.wav")[0].tobytes()
+
+
+def test_a_model_made_before_conditioning_gets_measured_latent_sliders_on_analyze(tmp_path, monkeypatch):
+    """A model whose decoder is told nothing (as every model was before named sliders) gets, from
+    `distill model analyze`, sliders that are moves of its latent space, measured the same way."""
+    from distill import train_settings
+
+    corpus = tmp_path / "sounds"
+    make_example_corpus(corpus, files=8, seconds=2.0, seed=4)
+    made_before = train_settings.preset_settings
+    monkeypatch.setattr(train_settings, "preset_settings",
+                        lambda preset, seconds: (lambda p, s: (p, attrs.evolve(s, conditions=0)))(
+                            *made_before(preset, seconds)))
+    run_cli("train", str(corpus), "--name", "plain", "--steps", "250", "--seed", "1")
+    path = tmp_path / "distill-home" / "models" / "plain.distill"
+    model = load_model(path)
+    assert "conditions" not in model.vae_config
+    result = run_cli("model", "analyze", str(path))
+    analysis = load_model(path).sliders
+    assert set(NAMES) == {c.name for c in analysis.controls if not c.character} | set(analysis.rejected)
+    moves = [c for c in analysis.controls if c.row >= 0]  # latent offsets: characters at least
+    assert moves and analysis.directions is not None and len(analysis.directions) >= len(moves)
+    assert "slider character 1" in result.output
+    first = analysis.controls[0]
+    clips = []
+    for folder, slider in (("moved", [f"--slider={first.name}={first.high}"]), ("still", [])):
+        output = run_cli("generate", str(path), "-d", "1", "--seed", "2", "--json", "-o", str(tmp_path / folder),
+                         "--normalize", "none", *slider).stdout
+        clips += [json.loads(line)["path"] for line in output.splitlines() if line.startswith("{")]
+    assert json.loads(Path(clips[0] + ".json").read_text())["settings"]["controls"] == [[first.name, first.high]]
+    assert not np.allclose(soundfile.read(clips[0])[0], soundfile.read(clips[1])[0])  # the move is heard

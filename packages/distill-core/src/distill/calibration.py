@@ -26,8 +26,6 @@ from .controls import MIN_REACH, Candidate, Found, find_controls
 from .descriptors import NAMES, change, frame_descriptors
 from .sliders import Control, format_value
 
-__all__ = ["Control", "analyse_controls", "calibrate", "probe_renderer", "side_ratio"]
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -46,11 +44,11 @@ MIN_EFFECT = 0.5  # share of the requested change a control must deliver
 MAX_SIDE = 1 / 3  # largest side effect, as a share of the main effect (both in corpus spreads)
 FULL_REACH = (0.7, 1.5)  # delivery that lets a side's safe range reach its furthest anchor
 PROBE_VOCODER = "hifigan-base"
-# The smallest change of each quality a listener takes for a change (control units): the least spread
-# a side effect is measured against
 # The qualities a slider must leave alone: how each moment sounds. Attack and density are counted by
 # thresholds that a louder or brighter sound crosses more often; their changes are stored and shown.
 COLOUR = ("loudness", "brightness", "noisiness", "pitch")
+# The smallest change of each quality a listener takes for a change (control units): the least spread
+# a side effect is measured against
 AUDIBLE_CHANGE = {"brightness": 1.0, "loudness": 2.0, "noisiness": 0.2, "pitch": 1.0, "attack": 0.2, "density": 0.5}
 
 
@@ -68,7 +66,7 @@ def analyse_controls(model: LoadedModel, recordings: list[tuple[torch.Tensor, di
     model.model.sliders = attrs.evolve(
         model.model.sliders, controls=controls, directions=torch.from_numpy(directions).float(), rejected=rejected,
         calibration={"version": VERSION, "vocoder": vocoder, "probe_seconds": PROBE_SECONDS,
-                     "seeds": list(MEASURE_SEEDS),
+                     "gain_seeds": list(GAIN_SEEDS), "seeds": list(MEASURE_SEEDS),
                      "spreads": {name: round(value, 6) for name, value in found.spreads.items()},
                      "scales": {name: round(value, 6) for name, value in found.scales.items()}})
 
@@ -110,7 +108,7 @@ def calibrate(model: LoadedModel, found: Found, render: Renderer,
         control.row = len(rows) if len(candidate.offsets) else -1
         controls.append(control)
         rows += list(candidate.offsets)
-    return controls, np.array(rows).reshape(len(rows), -1), rejected
+    return controls, np.array(rows) if rows else np.zeros((0, len(model.analysis.scales))), rejected
 
 
 def _measure(probe: _Prober, candidate: Candidate, spreads: dict[str, float]) -> tuple[Control | None, str]:
