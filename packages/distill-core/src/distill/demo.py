@@ -40,6 +40,7 @@ def main(output: Path, quick: bool) -> None:
     from . import api
     from .cli.progress_view import ProgressView
     from .examples import make_example_corpus
+    from .export import ExportSettings
     from .plugins import installed_vocoders
     from .vocoders.contract import trainable
 
@@ -72,6 +73,8 @@ def main(output: Path, quick: bool) -> None:
     for name, (length, arguments, what) in CLIPS.items():
         resolved: dict[str, Any] = {key: setting if value == "SLIDER" else _endpoints(value, first, second)
                                     for key, value in arguments.items()}
+        if "loudness" in resolved.get("sliders", {}):  # peak normalisation would undo it
+            resolved["export"] = ExportSettings.create(normalize="none")
         result = api.generate("demo", seconds=1.0 if quick else length, output=clips / f"{name}.wav",
                               overwrite=True, progress=view, **resolved)
         warnings.update(result.warnings)
@@ -86,11 +89,12 @@ def main(output: Path, quick: bool) -> None:
 
 
 def _slider(analysis: Any) -> tuple[dict[str, float], str]:
-    """The demo's slider setting, and its words: the first named slider halfway up, with what it was
-    measured to do (a model too briefly trained for any: its first slider of any kind)."""
+    """The demo's slider setting, and its words: a named slider (loudness only if it is the only one)
+    halfway up, with what it was measured to do (a model too briefly trained for any: its first slider of any kind)."""
     from .sliders import describe
 
-    named = [c for c in analysis.controls if not c.character] or analysis.controls
+    named = sorted((c for c in analysis.controls if not c.character), key=lambda c: c.name == "loudness")
+    named = named or analysis.controls  # loudness last: the other qualities are heard whatever the level
     if named:
         value = round(named[0].high / 2, 1)
         return {named[0].name: value}, describe(named[0], value)
