@@ -1,21 +1,20 @@
-"""Finding the controls: for each musical quality (descriptors.py), latent offsets that move it by set
-amounts and leave the other qualities alone.
+"""Finding the controls: for each musical quality (descriptors.py), what moves it.
 
-A control is a path of constant latent offsets through a few anchors (−R, −R/2, +R/2, +R in its unit,
-R = how far the recordings themselves differ in it; 0 is no offset), interpolated between them. Each
-anchor's offset is found by a small optimisation through the decoder: added to every frame of windows
-of the encoded corpus, it should change the quality, frame by frame on the decoded log-mels, by the
-anchor's amount, change the other qualities as little as possible (each in units of its spread over the
-recordings), and stay small in the corpus' own spreads (whitened units), where the decoder was trained.
-A regression of each quality on the latent frames was measured first and moved little but loudness
-(docs/benchmarks.md): the decoder is far from linear, and a path found through it follows its bends.
+A decoder told the qualities (conditioning.py) is moved by shifting what it is told: its candidates
+are those qualities, probed out to CONDITIONED_REACH. A decoder told nothing (models made before) is
+moved through its latent space: a control is then a path of constant latent offsets through a few
+anchors (−R, −R/2, +R/2, +R in its unit, R = how far the recordings themselves differ in it; 0 is no
+offset), interpolated between them. Each anchor's offset is found by a small optimisation through the
+decoder: added to every frame of windows of the encoded corpus, it should change the quality, frame by
+frame on the decoded log-mels, by the anchor's amount, change the other qualities as little as
+possible (each in units of its spread over the recordings), and stay small in the corpus' own spreads
+(whitened units), where the decoder was trained. Pitch is asked as a transposition: the decoded
+log-mels should equal the unmoved ones shifted along frequency by the anchor's semitones.
 
-Pitch is asked as a transposition: the decoded log-mels should equal the unmoved ones shifted along
-frequency by the anchor's semitones. Density (onsets per second) changes in time and a constant
-offset cannot set it: it is not offered. The principal axes of the encoded corpus outside the named
-offsets' span become "character 1 … k". calibration.py then measures every control on rendered audio.
+Density and attack change in time and are not offered. The principal axes of the encoded corpus
+outside the named offsets' span become "character 1 … k". calibration.py then measures every control
+on rendered audio.
 """
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,8 +22,8 @@ from typing import TYPE_CHECKING
 import attrs
 import numpy as np
 
-from .conditioning import CONDITIONS
-from .descriptors import NAMES, clip_descriptors, mel_qualities, per_latent_frame
+from .conditioning import CONDITIONS, transposed
+from .descriptors import NAMES, band_centres, clip_descriptors, mel_qualities, per_latent_frame
 from .sliders import UNITS
 
 if TYPE_CHECKING:
@@ -196,7 +195,9 @@ class _Offsets:
         optimiser = torch.optim.Adam([whitened], lr=LEARNING_RATE)
         goal = target * self.scales[name]  # in the quality's own unit
         weight = self.audible / self.audible.sum()
-        shifted = _transposed(self.base_mel, self.spec, goal) if name == "pitch" else None
+        shifted = None
+        if name == "pitch":
+            shifted = transposed(self.base_mel.double(), band_centres(self.spec), goal).detach()
         for _ in range(STEPS):
             optimiser.zero_grad()
             mel = self.vae.decode(self.windows + self.offset(whitened).float()[None, :, None])
@@ -216,21 +217,6 @@ class _Offsets:
             return whitened.detach(), target
         achieved = float((weight * (qualities[name].detach() - self.base[name])).sum()) / self.scales[name]
         return whitened.detach(), achieved
-
-
-def _transposed(mel: torch.Tensor, spec: MelSpec, semitones: float) -> torch.Tensor:
-    """Log-mels [..., n_mels, T] shifted along frequency by `semitones` (each band reads the unmoved
-    spectrum at its centre frequency lowered by that much; below the lowest band, its value)."""
-    import torch
-
-    from .descriptors import band_centres
-
-    centres = np.log2(band_centres(spec) + 1e-9)
-    source = np.interp(centres - semitones / 12.0, centres, np.arange(len(centres)))
-    low = np.floor(source).astype(int).clip(0, len(centres) - 1)
-    high = np.minimum(low + 1, len(centres) - 1)
-    fraction = torch.from_numpy(source - low)[:, None]
-    return (mel.double()[..., low, :] * (1 - fraction) + mel.double()[..., high, :] * fraction).detach()
 
 
 def _characters(x: np.ndarray, named: list[np.ndarray]) -> list[Candidate]:
