@@ -98,7 +98,7 @@ def train(
     import torch
 
     from .checkpoint import load_checkpoint
-    from .descriptors import frame_descriptors
+    from .descriptors import recording
     from .devices import resolve_device
     from .ingest import scan_corpus
     from .library import checkpoint_dir, model_path, save_to_library
@@ -138,8 +138,7 @@ def train(
         report.say(f"note: {device_note}")
 
     with torch.inference_mode():  # each recording's log-mels and qualities (its pitch track, for training)
-        corpus = scan_corpus(folder, keep=lambda audio: (DISTILL_MEL.mel(torch.from_numpy(audio)),
-                                                         frame_descriptors(audio, DISTILL_MEL)))
+        corpus = scan_corpus(folder, keep=lambda audio: recording(audio, DISTILL_MEL))
     for line in corpus.report():
         report.say(line, phase="scan")
     mels = [file.audio[0] for file in corpus.files]
@@ -495,7 +494,7 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     old presets and sidecars name, stay as they are."""
     import torch
 
-    from .descriptors import frame_descriptors
+    from .descriptors import recording
     from .ingest import scan_corpus
     from .library import recordings, resolve_model
     from .modelfile import load_model, save_model
@@ -507,8 +506,7 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     folder = recordings(loaded, audio)
     spec = loaded.mel_spec
     with torch.inference_mode():
-        corpus = scan_corpus(folder, keep=lambda wave: (spec.mel(torch.from_numpy(wave)),
-                                                        frame_descriptors(wave, spec)))
+        corpus = scan_corpus(folder, keep=lambda wave: recording(wave, spec))
     fingerprint = loaded.training.get("corpus_fingerprint")
     if fingerprint and corpus.fingerprint != fingerprint:
         report.say(f"note: the audio in {folder} differs from what {loaded.name!r} was trained on", warning=True)

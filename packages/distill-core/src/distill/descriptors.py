@@ -63,8 +63,9 @@ def mel_qualities(mel: torch.Tensor, spec: MelSpec) -> dict[str, torch.Tensor]:
 
     magnitude = spec.decompress(mel.double())
     power = magnitude**2 if spec.power == 1.0 else magnitude
-    centres = torch.from_numpy(band_centres(spec))[:, None]
-    weighted = (power * torch.from_numpy(10 ** (_a_weighting_db(band_centres(spec)) / 10))[:, None]).sum(dim=-2)
+    hz = band_centres(spec)
+    centres = torch.from_numpy(hz)[:, None]
+    weighted = (power * torch.from_numpy(10 ** (_a_weighting_db(hz) / 10))[:, None]).sum(dim=-2)
     groups = power[..., : spec.n_mels // 16 * 16, :].unflatten(-2, (-1, 16)) + 1e-20  # [..., groups, 16, T]
     group_power = groups.mean(dim=-2)
     # flatness of the fine structure: each group's log-spectrum less its tilt (the median step from band
@@ -79,27 +80,36 @@ def mel_qualities(mel: torch.Tensor, spec: MelSpec) -> dict[str, torch.Tensor]:
     before = log_magnitude.amin(dim=-1, keepdim=True)  # silence before the clip: a first hit counts
     rise = torch.relu(torch.diff(log_magnitude, dim=-1, prepend=before)).mean(dim=-2)
     loudness = 10 * torch.log10(weighted + 1e-20)
-    level = torch.maximum(loudness, loudness.amax(dim=-1, keepdim=True).detach() - 80.0)
+    floored = torch.maximum(loudness, loudness.amax(dim=-1, keepdim=True).detach() - 80.0)
     return {
         "power": weighted + 1e-20,
         "loudness": loudness,
         "brightness": 69 + 12 * torch.log2((power * centres).sum(dim=-2) / (power.sum(dim=-2) + 1e-20) / 440.0 + 1e-9),
-        # flatness in dB of each group of 16 bands, weighted by the groups' power (an empty group is
-        # flat, and must not count); by groups, a spectrum's overall tilt does not read as tonality
+        # the groups' flatness weighted by their power: an empty group is flat, and must not count
         "noisiness": (flatness * group_power).sum(dim=-2) / group_power.sum(dim=-2),
         "rise": rise,
-        "attack": torch.relu(torch.diff(level, dim=-1, prepend=level.amin(dim=-1, keepdim=True))),
+        "attack": torch.relu(torch.diff(floored, dim=-1, prepend=floored.amin(dim=-1, keepdim=True))),
     }
 
 
-def frame_descriptors(audio: np.ndarray, spec: MelSpec) -> dict[str, np.ndarray]:
-    """Per mel frame of `audio` (mono float at spec.sample_rate): "power" (A-weighted, linear),
-    "loudness" (dB), "brightness" (st), "noisiness", "pitch" (st; NaN where unpitched), "attack"
-    (onset strength) and "onset" (1.0 at each onset)."""
+def recording(audio: np.ndarray, spec: MelSpec) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
+    """A recording as training and the slider analysis keep it: its log-mels and their descriptors."""
     import torch
 
     with torch.no_grad():
         mel = spec.mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+    return mel, frame_descriptors(audio, spec, mel)
+
+
+def frame_descriptors(audio: np.ndarray, spec: MelSpec, mel: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+    """Per mel frame of `audio` (mono float at spec.sample_rate): "power" (A-weighted, linear),
+    "loudness" (dB), "brightness" (st), "noisiness", "pitch" (st; NaN where unpitched), "attack"
+    (level rise, dB per frame) and "onset" (1.0 at each onset). `mel`: the audio's log-mels, if at hand."""
+    import torch
+
+    with torch.no_grad():
+        if mel is None:
+            mel = spec.mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
         descriptors = {name: values.numpy() for name, values in mel_qualities(mel, spec).items()}
     descriptors["pitch"] = pitch_track(audio, spec, mel.shape[-1])
     audible = descriptors["loudness"] > descriptors["loudness"].max() - AUDIBLE_DB

@@ -197,13 +197,11 @@ def header_sliders(header: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def frame_features(mel: torch.Tensor, spec: MelSpec = DISTILL_MEL) -> dict[str, torch.Tensor]:
     """Per-frame audio features from log-mels [n_mels, T]: each a tensor [T]."""
-    import numpy as np
     import torch
 
-    from .melspec import hz_to_mel, mel_to_hz
+    from .descriptors import band_centres
 
-    edges = np.linspace(hz_to_mel(spec.fmin, spec.mel_scale), hz_to_mel(spec.fmax_hz, spec.mel_scale), spec.n_mels + 2)
-    centres = torch.from_numpy(mel_to_hz(edges[1:-1], spec.mel_scale)).float()
+    centres = torch.from_numpy(band_centres(spec)).float()
     power = torch.exp(2 * mel)  # magnitude mels -> power
     total = power.sum(dim=0) + 1e-12
     return {
