@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import run_cli
+from distill.calibration import MAX_EFFECT, MIN_EFFECT
 from distill.descriptors import NAMES, change, frame_descriptors
 from distill.examples import make_example_corpus
 from distill.melspec import DISTILL_MEL
@@ -50,6 +51,7 @@ def test_a_model_offers_named_sliders_with_units_and_says_why_not_the_others(mod
     assert named, analysis.rejected
     assert all(c.unit == {"loudness": "dB", "brightness": "st", "pitch": "st"}.get(c.name, "") for c in named)
     assert set(NAMES) == {c.name for c in named} | set(analysis.rejected)  # every quality: offered, or why not
+    assert all(MIN_EFFECT <= c.effect <= MAX_EFFECT for c in named), [(c.name, c.effect) for c in named]
     info = run_cli("model", "info", str(path), env=env).output
     assert "measured" in info and "no density slider" in info
     assert f"{named[0].name} " in info

@@ -48,11 +48,44 @@ def onsets(mel: torch.Tensor) -> int:
 
 def test_the_learned_prior_is_trained_stored_and_reported(plucks):
     header = read_header(plucks)
-    assert header["prior"]["kind"] == "gru-mdn" and header["prior"]["training"]["steps"] == 200
+    assert header["prior"]["kind"] == "gru-mdn-qualities" and header["prior"]["training"]["steps"] == 200
+    assert header["prior"]["config"]["qualities"] == 5  # it plays what the decoder is told
     model = load_model(plucks)
     assert model.prior is not None and {"silence", "character_mean", "character_std"} <= model.prior.tensors.keys()
     info = run_cli("model", "info", str(plucks)).stdout
-    assert "prior       learned (gru-mdn, 200 steps" in info
+    assert "prior       learned (gru-mdn-qualities, 200 steps" in info
+    loaded = LoadedModel(model)
+    z, played = loaded.latents(GenerationSettings(seconds=2, seed=1, prior="learned"), 22)
+    assert z.shape == (16, 22) and played is not None and played.shape == (5, 22)
+    told = loaded.conditions(z, GenerationSettings(seconds=2, seed=1, prior="learned", controls=()), played)
+    assert told is not None and torch.equal(told, played)  # no control moved: the decoder is told what was played
+
+
+def test_a_prior_of_latents_alone_still_generates_and_replays(plucks, tmp_path):
+    """Priors made before the prior played the qualities (kind gru-mdn) keep generating, their decoder
+    told what `describe` reads from the latents, and replay bit for bit."""
+    from distill.audio import read_audio
+    from distill.model import PriorState
+    from distill.prior import LATENTS_ONLY, PriorSettings, TrainedPrior, prior_data, train_prior
+
+    model = load_model(plucks)
+    loaded = LoadedModel(model)
+    corpus = sorted(plucks.parent.parent.parent.glob("*.wav"))
+    mels = [model.mel_spec.mel(torch.from_numpy(read_audio(f, model.mel_spec.sample_rate).audio)) for f in corpus]
+    data = prior_data(loaded.vae, model.sliders, mels, [], 4, loaded.latent_rate, model.mel_spec)  # no pitch tracks
+    result = train_prior(data, PriorSettings(steps=5), tmp_path / "prior.ckpt", fingerprint="old")
+    assert result.prior.qualities == 0 and result.prior.dims == 16
+    trained = TrainedPrior(result.prior, data.silence, result.character_mean, result.character_std)
+    model.prior = PriorState(LATENTS_ONLY, result.prior.config, {"steps": 5}, trained.tensors())
+    save_model(model, tmp_path / "old.distill")
+    old = LoadedModel(load_model(tmp_path / "old.distill"))
+    z, played = old.latents(GenerationSettings(seconds=2, seed=1, prior="learned"), 22)
+    assert z.shape == (16, 22) and played is None
+    for name in ("a", "b"):
+        run_cli("generate", str(tmp_path / "old.distill"), "-d", "1.5", "--seed", "3", "--output",
+                str(tmp_path / f"{name}.wav"))
+    assert soundfile.read(tmp_path / "a.wav")[0].tobytes() == soundfile.read(tmp_path / "b.wav")[0].tobytes()
+    assert np.abs(soundfile.read(tmp_path / "a.wav")[0]).max() > 0.01
 
 
 def test_plucks_have_attacks_from_the_learned_prior_and_none_from_the_gaussian(plucks):
@@ -121,9 +154,10 @@ def test_windowed_decoding_matches_decoding_whole(plucks):
     loaded = LoadedModel(load_model(plucks))
     settings = GenerationSettings(seconds=60, seed=1, prior="learned")
     frames = 5168
-    z = loaded.latents(settings, loaded.vae.latent_frames(frames))
+    z, played = loaded.latents(settings, loaded.vae.latent_frames(frames))
+    told = loaded.conditions(z, settings, played)
     with torch.inference_mode():
-        whole = loaded.vae.decode(z[None])[0, :, :frames]
+        whole = loaded.vae.decode(z[None], None if told is None else told[None])[0, :, :frames]
     windowed = loaded.mel(settings, frames)
     assert windowed.shape == whole.shape and torch.allclose(windowed, whole, atol=1e-4)
 

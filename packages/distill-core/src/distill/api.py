@@ -281,12 +281,12 @@ def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, c
     """The learned prior (distill.prior) of a trained VAE, as the model file stores it."""
     from .melspec import DISTILL_MEL
     from .model import PriorState
-    from .prior import KIND, PriorSettings, TrainedPrior, prior_data, prior_steps, train_prior
+    from .prior import KIND, LATENTS_ONLY, PriorSettings, TrainedPrior, prior_data, prior_steps, train_prior
 
     settings = PriorSettings(steps=prior_steps(vae_steps), seed=seed)
     frame_rate = DISTILL_MEL.sample_rate / DISTILL_MEL.hop_length / vae.downsample
     encoded = prior_data(vae.cpu(), sliders, data.train, data.validation, settings.character_dims, frame_rate,
-                         DISTILL_MEL.silence)
+                         DISTILL_MEL, (data.train_pitch, data.validation_pitch) if data.train_pitch else None)
     report.say(f"learning how the recordings unfold: the prior over {sum(len(x) for x in encoded.train)} latent "
                "frames", phase="prior")
     result = train_prior(encoded, settings, checkpoint, fingerprint=fingerprint, resume=resume, cancel=cancel,
@@ -294,7 +294,8 @@ def _train_prior(vae: Any, vae_steps: int, sliders: Any, data: Any, seed: int, c
     trained = TrainedPrior(result.prior, encoded.silence, result.character_mean, result.character_std)
     record = {"steps": result.steps, "held_out_nll": result.held_out_nll,
               "seconds": round(result.seconds, 1), "settings": attrs.asdict(settings)}
-    return PriorState(KIND, result.prior.config, record, trained.tensors())
+    return PriorState(KIND if result.prior.qualities else LATENTS_ONLY, result.prior.config, record,
+                      trained.tensors())
 
 
 # -- train-vocoder ----------------------------------------------------------------------------------

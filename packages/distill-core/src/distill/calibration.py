@@ -10,9 +10,10 @@ effect per unit requested and its spread over seeds, the side effects on every o
 safe range (on each side, the larger probed reach that still delivers what is asked without
 overshooting).
 
-A control is offered when it delivers at least MIN_EFFECT of what is asked, clearly above its spread,
-and moves no other quality of how a moment sounds (COLOUR) by more than MAX_SIDE of its own change
-(each in units of its spread over the corpus' recordings); otherwise the analysis says why it is not.
+A control is offered when it delivers at least MIN_EFFECT of what is asked (and at most MAX_EFFECT),
+clearly above its spread, and moves no other quality of how a moment sounds (COLOUR) by more than
+MAX_SIDE of its own change (each in units of its spread over the corpus' recordings); otherwise the
+analysis says why it is not.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ PROBE_SECONDS = 3.0
 GAIN_SEEDS = (101, 102)  # a decoder condition's delivery per unit, before measuring
 MEASURE_SEEDS = (201, 202, 203)
 MIN_GAIN, MAX_GAIN = 0.2, 4.0
-MIN_EFFECT = 0.5  # share of the requested change a control must deliver
+MIN_EFFECT = 0.5  # share of the requested change a control must deliver …
+MAX_EFFECT = 2.0  # … and at most: a slider that does three times what its number says is not in its unit
 MAX_SIDE = 1 / 3  # largest side effect, as a share of the main effect (both in corpus spreads)
 FULL_REACH = (0.7, 1.5)  # delivery that lets a side's safe range reach its furthest anchor
 PROBE_VOCODER = "hifigan-base"
@@ -143,6 +145,9 @@ def _measure(probe: _Prober, candidate: Candidate, spreads: dict[str, float]) ->
     if not (effect >= MIN_EFFECT and effect > 2 * spread):
         return None, (f"it delivered {_share(effect)} ± {_share(spread)} of what was asked "
                       f"(at least {_share(MIN_EFFECT)}, clearly above its spread, is needed)")
+    if effect > MAX_EFFECT:
+        return None, (f"it delivered {_share(effect)} ± {_share(spread)} of what was asked, on probes that its "
+                      f"unit was not set on (at most {_share(MAX_EFFECT)})")
     worst, ratio = side_ratio(control, spreads, COLOUR)
     if ratio > MAX_SIDE:
         return None, (f"moving it moved {worst} too much ({ratio:.2f} of its own change, in units of each "

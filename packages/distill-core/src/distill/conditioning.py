@@ -72,6 +72,15 @@ def standardise(conditions: torch.Tensor, vae: MelVAE) -> torch.Tensor:
     return torch.nan_to_num(out, nan=0.0).float()
 
 
+def told(mel: torch.Tensor, pitch: torch.Tensor, spec: MelSpec, vae: MelVAE) -> torch.Tensor:
+    """What the decoder reads [conditions, L] for a whole recording's log-mels [n_mels, T] and pitch track
+    [T]: one frame per latent frame, the last padded as `MelVAE.encode` pads it."""
+    pad = vae.latent_frames(mel.shape[-1]) * vae.downsample - mel.shape[-1]
+    mel = F.pad(mel[None], (0, pad), mode="replicate")
+    track = F.pad(pitch[None, None], (0, pad), mode="replicate")[0]
+    return standardise(raw(mel, track, spec, vae.downsample), vae)[0]
+
+
 def shifted(standard: torch.Tensor, vae: MelVAE, values: dict[str, float]) -> torch.Tensor:
     """Standardised qualities [B, 5, L] with each named quality moved by its value (in its unit);
     pitch moves as much as each frame is voiced."""

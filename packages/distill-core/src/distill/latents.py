@@ -48,29 +48,41 @@ def prior_latents(
 def learned_latents(
     prior: TrainedPrior, analysis: SliderAnalysis, frames: int, frame_rate: float, evolution: float,
     generator: torch.Generator, temperature: float = 1.0,
-) -> torch.Tensor:
-    """New material [latent_dim, frames] from the learned prior. Its character (where in the corpus'
-    palette it is) follows a smooth random path that changes over `correlation_time(evolution)`; the
-    prior supplies the gestures (attacks, decays, rhythm) within it."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """New material [latent_dim, frames] from the learned prior, and what the decoder is told where the
+    prior plays that too ([conditions, frames], else None). Its character (where in the corpus' palette
+    it is) follows a smooth random path that changes over `correlation_time(evolution)`; the prior
+    supplies the gestures (attacks, decays, rhythm) within it."""
     noise = smooth_noise(frames, len(prior.character_mean), frame_rate, evolution, generator).T
     character = prior.character_mean + prior.character_std * noise
-    return analysis.unwhiten(prior.sample(character, generator, temperature))
+    return _split(prior.sample(character, generator, temperature), prior, analysis)
+
+
+def _split(frames: torch.Tensor, prior: TrainedPrior, analysis: SliderAnalysis
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The prior's frames [T, dims] -> latents [latent_dim, T] and what the decoder is told, if any."""
+    qualities = prior.prior.qualities
+    if not qualities:
+        return analysis.unwhiten(frames), None
+    return analysis.unwhiten(frames[:, :-qualities]), frames[:, -qualities:].T.contiguous()
 
 
 def learned_variation(
     latents: torch.Tensor, prior: TrainedPrior, analysis: SliderAnalysis, amount: float, frame_rate: float,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """Encoded audio varied by the learned prior: each frame moves `amount` of the way from the sound's
-    own frame to the prior's continuation of what was played so far, in the sound's own character
-    (0 keeps the sound, 1 lets the prior play freely in its character)."""
-    if amount <= 0:
-        return latents
+    generator: torch.Generator, told: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Encoded audio varied by the learned prior: each frame moves `amount` (> 0) of the way from the
+    sound's own frame to the prior's continuation of what was played so far, in the sound's own
+    character (1 lets the prior play freely in its character). A prior that plays what the decoder is
+    told follows the sound's (`told`, [conditions, T]) too, and returns its own as well as the latents."""
     from .prior import character_of
 
     own = analysis.whiten(latents)
     character = character_of(own, len(prior.character_mean), frame_rate)
-    return analysis.unwhiten(prior.sample(character, generator, follow=own, amount=amount))
+    if prior.prior.qualities:
+        assert told is not None, "a prior that plays what the decoder is told follows the sound's"
+        own = torch.cat([own, told.T], dim=-1)
+    return _split(prior.sample(character, generator, follow=own, amount=amount), prior, analysis)
 
 
 def variation(

@@ -98,7 +98,7 @@ class LoadedModel:
     def trained_prior(self, settings: GenerationSettings) -> TrainedPrior | None:
         """The learned prior when the settings ask for it (None: the Gaussian prior), built on first use
         so that a model whose prior cannot be built still generates with the Gaussian one."""
-        from .prior import KIND
+        from .prior import KINDS
 
         state, where = self.model.prior, self.path or self.model.name
         if settings.prior == "gaussian":
@@ -106,7 +106,7 @@ class LoadedModel:
         if state is None:
             raise DistillError(f"model {self.model.name!r} has no learned prior (it was trained before distill "
                                "learned one); generate with --prior gaussian, or retrain it to get one")
-        if state.kind != KIND:
+        if state.kind not in KINDS:
             raise DistillError(f"{where} has a learned prior of kind {state.kind!r}, which this distill does not "
                                "know (a newer version made it); upgrade: pip install -U distill, or generate with "
                                "--prior gaussian")
@@ -144,12 +144,13 @@ class LoadedModel:
         return mean[0]
 
     def new_material(self, settings: GenerationSettings, frames: int, evolution: float,
-                     generator: torch.Generator) -> torch.Tensor:
-        """Latents [latent_dim, frames] drawn from the prior the settings name."""
+                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents [latent_dim, frames] drawn from the prior the settings name, and what the decoder is
+        told where the prior plays that too (else None)."""
         prior = self.trained_prior(settings)
         if prior is None:
             return lat.prior_latents(self.analysis, frames, self.latent_rate, evolution, generator,
-                                     settings.temperature)
+                                     settings.temperature), None
         return lat.learned_latents(prior, self.analysis, frames, self.latent_rate, evolution, generator,
                                    settings.temperature)
 
@@ -157,36 +158,42 @@ class LoadedModel:
         """A morph endpoint: an audio file, or `seed:N` (new material drawn with seed N)."""
         match = re.fullmatch(r"(?:seed:)?(\d+)", source)
         if match and not Path(source).exists():
-            return self.new_material(settings, frames, 0.3, torch.Generator().manual_seed(int(match.group(1))))
+            return self.new_material(settings, frames, 0.3, torch.Generator().manual_seed(int(match.group(1))))[0]
         return lat.fit_length(self.encode_file(Path(source)), frames)
 
     @torch.inference_mode()
-    def latents(self, settings: GenerationSettings, frames: int) -> torch.Tensor:
+    def latents(self, settings: GenerationSettings, frames: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents [latent_dim, frames] for the settings, and what the decoder is told where the learned
+        prior played it (else None: the `describe` head reads it from the latents)."""
         generator = torch.Generator().manual_seed(settings.seed)
+        told = None
         if settings.from_audio:
-            encoded = lat.fit_length(self.encode_file(Path(settings.from_audio)), frames)
+            z = lat.fit_length(self.encode_file(Path(settings.from_audio)), frames)
             prior = self.trained_prior(settings)
             if prior is None:
-                z = lat.variation(encoded, self.analysis, settings.variation, self.latent_rate, generator)
-            else:
-                z = lat.learned_variation(encoded, prior, self.analysis, settings.variation, self.latent_rate,
-                                          generator)
+                z = lat.variation(z, self.analysis, settings.variation, self.latent_rate, generator)
+            elif settings.variation > 0:
+                own = self.vae.describe(z[None])[0] if prior.prior.qualities else None
+                z, told = lat.learned_variation(z, prior, self.analysis, settings.variation, self.latent_rate,
+                                                generator, own)
         elif settings.morph:
             z = lat.morph(self.endpoint(settings, settings.morph[0], frames),
                           self.endpoint(settings, settings.morph[1], frames))
         else:
-            z = self.new_material(settings, frames, settings.evolution, generator)
+            z, told = self.new_material(settings, frames, settings.evolution, generator)
         z = lat.apply_sliders(z, self.analysis, dict(settings.sliders))
-        return lat.apply_controls(z, self.analysis, dict(settings.controls))
+        return lat.apply_controls(z, self.analysis, dict(settings.controls)), told
 
-    def conditions(self, z: torch.Tensor, settings: GenerationSettings) -> torch.Tensor | None:
-        """What a conditioned decoder is told for latents [latent_dim, L]: the qualities its head
-        predicts, shifted by the settings' controls of them (None: a decoder without conditions)."""
+    def conditions(self, z: torch.Tensor, settings: GenerationSettings,
+                   played: torch.Tensor | None = None) -> torch.Tensor | None:
+        """What a conditioned decoder is told for latents [latent_dim, L]: the qualities the prior
+        played (`played`, [conditions, L]) or else its head predicts, shifted by the settings' controls
+        of them (None: a decoder without conditions)."""
         if not self.vae.conditions:
             return None
         from . import conditioning
 
-        told = self.vae.describe(z[None])
+        told = self.vae.describe(z[None]) if played is None else played[None]
         shifts = {}
         for name, value in settings.controls:
             control = self.analysis.control(name)
@@ -198,8 +205,8 @@ class LoadedModel:
     def mel_chunks(self, settings: GenerationSettings, mel_frames: int) -> Iterator[torch.Tensor]:
         """Log-mels [n_mels, ≤ DECODE_FRAMES] for the settings (blending excluded), decoded a window at
         a time with DECODE_MARGIN latent frames of context on each side, so memory stays flat."""
-        z = self.latents(settings, self.vae.latent_frames(mel_frames))
-        told = self.conditions(z, settings)
+        z, played = self.latents(settings, self.vae.latent_frames(mel_frames))
+        told = self.conditions(z, settings, played)
         per_chunk = DECODE_FRAMES // self.vae.downsample
         for start in range(0, z.shape[-1], per_chunk):
             lo, hi = max(0, start - DECODE_MARGIN), min(z.shape[-1], start + per_chunk + DECODE_MARGIN)

@@ -2,11 +2,14 @@
 latent sequences, trained after the VAE on the encoded corpus (posterior means, one frame per 93 ms).
 
 A one-layer GRU reads the previous frame and a slowly varying *character* vector and predicts the
-next frame as a mixture of diagonal Gaussians (a mixture density network). It works in the
-whitened coordinates of the slider analysis (the corpus' principal directions divided by their
-spreads), so every dimension counts alike. A corpus of a minute is a few hundred frames, so the model
-is small (about 90k parameters) and what it reads is noisy, so that it learns gestures instead of
-replaying files (docs/how-it-works.md, "The learned prior").
+next frame: for a conditioned decoder, first its loudness (a distribution over small steps), then the
+rest as a mixture of diagonal Gaussians (a mixture density network) given it. A frame is the latent
+in the whitened coordinates of the slider analysis (the corpus' principal directions divided by
+their spreads, so every dimension counts alike) and what the decoder is told (loudness, brightness,
+noisiness, pitch, voicing): the prior plays how loud a moment is itself. A corpus of a minute is a few
+hundred frames, so the model is small (about 130k parameters) and part of what it reads in training is
+its own guesses, so that it learns to go on from its own material (docs/how-it-works.md, "The learned
+prior").
 
 The character is the running mean (about 2 s) of the first few whitened coordinates: where in the
 corpus' palette the sound is. At generation it follows a smooth random path whose speed is
@@ -35,7 +38,9 @@ from .errors import DistillError
 from .progress import Interrupted
 from .threads import fit_threads
 
-KIND = "gru-mdn"
+KIND = "gru-mdn-qualities"  # frames end with what a conditioned decoder is told (see LatentPrior)
+LATENTS_ONLY = "gru-mdn"  # priors of unconditioned decoders, and of every model made before KIND
+KINDS = (KIND, LATENTS_ONLY)
 CHECKPOINT_FORMAT = "distill-prior-checkpoint"
 CHARACTER_SECONDS = 2.0  # the running mean that defines a frame's character
 BURN_IN = 8  # frames run before the scored part of a window, so its state is not a cold start
@@ -57,47 +62,113 @@ class PriorSettings:
     mixtures: int = 8
     character_dims: int = 4
     lr: float = 3e-3
-    input_noise: float = 0.8  # whitened units added to the teacher-forced inputs (see train_prior)
+    input_noise: float = 0.1  # added to the teacher-forced inputs (whitened or standardised units) …
+    own_inputs: float = 0.5  # … and at most this share of them replaced by the prior's own guesses (train_prior)
     character_noise: float = 0.3  # per window, so a character never pins one file
     dropout: float = 0.1
     validate_every: int = 50
     seed: int = 0
 
 
+LEVELS = 72  # loudness steps of a prior that plays it: standardised units within ±LEVEL_RANGE …
+LEVEL_RANGE = 4.5
+LEVEL_STEP = 2 * LEVEL_RANGE / LEVELS  # … 0.125 of the corpus' spread, about 2–3 dB
+
+
 class LatentPrior(nn.Module):
-    """GRU + mixture density head over whitened latent frames [.., dims]."""
+    """A GRU over frames [.., dims] of whitened latents and then (for a conditioned decoder) the last
+    `qualities` numbers, the standardised qualities it is told (conditioning.py), loudness first.
+    Each next frame is a mixture of diagonal Gaussians (a mixture density network); a prior that plays
+    the qualities draws the loudness first, from its own distribution over LEVELS steps, and the
+    mixture of the rest given it.
+
+    Why it plays the qualities, and loudness apart: derived from sampled latents by `describe`, a
+    frame-wise guess on noisy frames, the loudness jumped (a rise of over 6 dB in a third of the frames
+    of new drum material, against under 1 % in the recordings) and the drums lost a third of their onsets;
+    as one dimension of a 21-dimensional mixture it hovered around the corpus' middle, where the
+    recordings jump between sound and silence (docs/benchmarks.md, "New material")."""
 
     def __init__(self, dims: int, character_dims: int, hidden: int = 128, mixtures: int = 8,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1, qualities: int = 0) -> None:
         super().__init__()
         self.dims, self.character_dims, self.hidden, self.mixtures = dims, character_dims, hidden, mixtures
+        self.qualities = qualities
+        self.level = dims - qualities if qualities else None  # where loudness sits in a frame
+        self.rest = dims - 1 if qualities else dims  # the dimensions the mixture models
         self.gru = nn.GRU(dims + character_dims, hidden, batch_first=True)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, mixtures * (2 * dims + 1))
+        if qualities:
+            self.level_head = nn.Linear(hidden, LEVELS)
+            self.head: nn.Module = nn.Sequential(nn.Linear(hidden + 1, hidden), nn.GELU(),
+                                                 nn.Linear(hidden, mixtures * (2 * self.rest + 1)))
+        else:
+            self.head = nn.Linear(hidden, mixtures * (2 * dims + 1))
 
     @property
     def config(self) -> dict[str, int]:
-        return {"dims": self.dims, "character_dims": self.character_dims, "hidden": self.hidden,
-                "mixtures": self.mixtures}
+        config = {"dims": self.dims, "character_dims": self.character_dims, "hidden": self.hidden,
+                  "mixtures": self.mixtures}
+        if self.qualities:
+            config["qualities"] = self.qualities
+        return config
 
     def forward(self, previous: torch.Tensor, character: torch.Tensor, state: torch.Tensor | None = None
-                ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        """Previous frames [B, T, dims] and characters [B, T, c] -> mixture (logits [B, T, K],
-        means and log-stds [B, T, K, dims]) for each next frame, and the GRU state."""
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Previous frames [B, T, dims] and characters [B, T, c] -> what predicts each next frame
+        [B, T, hidden], and the GRU state."""
         out, state = self.gru(torch.cat([previous, character], dim=-1), state)
-        params = self.head(self.dropout(out))
-        b, t = params.shape[:2]
+        return self.dropout(out), state
+
+    def mixture(self, out: torch.Tensor, level: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits [B, T, K], means and log-stds [B, T, K, rest] of the mixture (given the loudness
+        [B, T], for a prior that plays it)."""
+        params = self.head(out if level is None else torch.cat([out, level[..., None]], dim=-1))
         logits = params[..., : self.mixtures]
-        means, log_std = params[..., self.mixtures :].reshape(b, t, self.mixtures, 2, self.dims).unbind(-2)
-        return (logits, means, log_std.clamp(math.log(MIN_STD), 2.0)), state
+        means, log_std = params[..., self.mixtures :].unflatten(-1, (self.mixtures, 2, self.rest)).unbind(-2)
+        return logits, means, log_std.clamp(math.log(MIN_STD), 2.0)
+
+    def nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per frame and dimension [B, T] of `target` frames [B, T, dims]."""
+        if self.level is None:
+            return mixture_nll(self.mixture(out), target)
+        level, rest = self._apart(target)
+        steps = ((level + LEVEL_RANGE) / LEVEL_STEP).floor().clamp(0, LEVELS - 1).long()
+        level_nll = math.log(LEVEL_STEP) - F.log_softmax(self.level_head(out), -1).gather(-1, steps[..., None])[..., 0]
+        return (mixture_nll(self.mixture(out, level), rest) * self.rest + level_nll) / self.dims
+
+    def draw(self, out: torch.Tensor, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
+        """One sample [B, T, dims] of each next frame."""
+        if self.level is None:
+            return mixture_draw(self.mixture(out), generator, temperature)
+        probs = F.softmax(self.level_head(out) / max(temperature, 1e-3), -1)
+        steps = torch.multinomial(probs.reshape(-1, LEVELS), 1, generator=generator).reshape(out.shape[:-1])
+        level = -LEVEL_RANGE + (steps + torch.rand(steps.shape, generator=generator)) * LEVEL_STEP
+        rest = mixture_draw(self.mixture(out, level), generator, temperature)
+        return torch.cat([rest[..., : self.level], level[..., None], rest[..., self.level :]], dim=-1)
+
+    def _apart(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.level is not None
+        return frames[..., self.level], torch.cat([frames[..., : self.level], frames[..., self.level + 1 :]], -1)
 
 
-def nll(mixture: tuple[torch.Tensor, torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+def mixture_nll(mixture: tuple[torch.Tensor, torch.Tensor, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood per frame and dimension [B, T] of `target` [B, T, dims]."""
     logits, means, log_std = mixture
     z = (target[..., None, :] - means) * torch.exp(-log_std)
     per_component = -0.5 * z.square().sum(-1) - log_std.sum(-1) - 0.5 * target.shape[-1] * math.log(2 * math.pi)
     return -torch.logsumexp(F.log_softmax(logits, -1) + per_component, -1) / target.shape[-1]
+
+
+def mixture_draw(mixture: tuple[torch.Tensor, torch.Tensor, torch.Tensor], generator: torch.Generator,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """One sample [B, T, dims] of each frame's mixture."""
+    logits, means, log_std = mixture
+    probs = F.softmax(logits / max(temperature, 1e-3), -1)
+    k = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(*probs.shape[:2], 1, 1)
+    k = k.expand(-1, -1, 1, means.shape[-1])
+    noise = torch.randn(means.shape[:2] + means.shape[-1:], generator=generator)
+    return means.gather(2, k)[:, :, 0] + torch.exp(log_std.gather(2, k)[:, :, 0]) * noise * temperature
 
 
 # -- the data ---------------------------------------------------------------------------------------
@@ -114,30 +185,41 @@ def character_of(frames: torch.Tensor, dims: int, frame_rate: float) -> torch.Te
 
 @attrs.define
 class PriorData:
-    """Whitened sequences of the training files, their characters, and those of the held-out files."""
+    """Frame sequences (whitened latents, and what the decoder is told) of the training files, their
+    characters, and those of the held-out files."""
 
     train: list[torch.Tensor]  # [T, dims] each
     train_character: list[torch.Tensor]  # [T, c] each
     validation: list[torch.Tensor]
     validation_character: list[torch.Tensor]
-    silence: torch.Tensor  # [dims]: the whitened latent of silence, what every clip starts from
+    silence: torch.Tensor  # [dims]: the frame of silence, what every clip starts from
+    qualities: int = 0  # the frames' last numbers that are what the decoder is told
 
 
 @torch.inference_mode()
 def prior_data(vae: Any, analysis: Any, train: list[torch.Tensor], validation: list[torch.Tensor],
-               character_dims: int, frame_rate: float, silence_mel: float) -> PriorData:
+               character_dims: int, frame_rate: float, spec: Any,
+               pitches: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None) -> PriorData:
     """Encode the training and held-out log-mels (posterior means) into whitened frame sequences with
-    their characters. `vae` is a MelVAE, `analysis` the model's SliderAnalysis, `frame_rate` the
-    latent frames per second."""
-    def whitened(mels: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [analysis.whiten(vae.encode(mel[None])[0][0]) for mel in mels]
+    their characters; a conditioned decoder's frames also carry what it is told, measured on the
+    recordings (their pitch tracks: `pitches`, training and held-out). `vae` is a MelVAE, `analysis`
+    the model's SliderAnalysis, `frame_rate` the latent frames per second, `spec` the MelSpec."""
+    from . import conditioning
 
+    def frames(mel: torch.Tensor, pitch: torch.Tensor | None) -> torch.Tensor:
+        x = analysis.whiten(vae.encode(mel[None])[0][0])
+        return x if pitch is None else torch.cat([x, conditioning.told(mel, pitch, spec, vae).T], dim=-1)
+
+    with_qualities = bool(vae.conditions) and pitches is not None
+    train_p, held_p = pitches if with_qualities and pitches else ([None] * len(train), [None] * len(validation))
     dims = min(character_dims, int(analysis.components.shape[0]))  # fewer frames than dimensions: fewer components
-    train_x, held_x = whitened(train), whitened(validation)
-    silent = torch.full((train[0].shape[0], 4 * vae.downsample), silence_mel)
+    train_x = [frames(m, p) for m, p in zip(train, train_p, strict=True)]
+    held_x = [frames(m, p) for m, p in zip(validation, held_p, strict=True)]
+    silent = torch.full((train[0].shape[0], 4 * vae.downsample), spec.silence)
+    quiet = frames(silent, torch.full((silent.shape[-1],), math.nan) if with_qualities else None).mean(0)
     return PriorData(train_x, [character_of(x, dims, frame_rate) for x in train_x], held_x,
-                     [character_of(x, dims, frame_rate) for x in held_x],
-                     analysis.whiten(vae.encode(silent[None])[0][0]).mean(0))
+                     [character_of(x, dims, frame_rate) for x in held_x], quiet,
+                     vae.conditions if with_qualities else 0)
 
 
 def sample_windows(
@@ -186,8 +268,8 @@ def validation_nll(prior: LatentPrior, files: list[torch.Tensor], characters: li
     total, count = 0.0, 0
     for x, c in zip(files, characters, strict=True):
         previous = torch.cat([silence[None], x[:-1]])[None]
-        mixture, _ = prior(previous, c[None])
-        total += float(nll(mixture, x[None]).sum())
+        out, _ = prior(previous, c[None])
+        total += float(prior.nll(out, x[None]).sum())
         count += len(x)
     prior.train()
     return total / count
@@ -211,12 +293,15 @@ def train_prior(
     """Train (or resume) the prior. When `cancel` is set, saves a checkpoint after the current step and
     raises Interrupted.
 
-    Its inputs are its targets plus strong noise (`input_noise`): an autoregressive model trained on
-    clean frames meets its own imperfect samples at generation and shrinks towards the mean (measured:
-    half the corpus' spread, a third of its dynamic range lost); noisy inputs teach it to recover."""
+    An autoregressive model trained on clean frames meets its own imperfect samples at generation and
+    shrinks towards the mean (measured: half the corpus' spread, a third of its dynamic range lost). So
+    up to half of its inputs are its own guesses of them (a first pass without gradients draws every
+    frame from what came before it: scheduled sampling, in parallel), the share growing over the first
+    half of training. Strong noise on every input (0.8 of the spread, the design before) did the same
+    but hid where a sound was in its decay: new plucks hovered instead of dying away."""
     torch.manual_seed(settings.seed)
     dims, c_dims = data.train[0].shape[-1], data.train_character[0].shape[-1]
-    prior = LatentPrior(dims, c_dims, settings.hidden, settings.mixtures, settings.dropout)
+    prior = LatentPrior(dims, c_dims, settings.hidden, settings.mixtures, settings.dropout, data.qualities)
     optimizer = torch.optim.AdamW(prior.parameters(), lr=settings.lr, weight_decay=1e-4)
     sampler = torch.Generator().manual_seed(settings.seed + 2)
     step, elapsed = 0, 0.0
@@ -246,8 +331,16 @@ def train_prior(
             group["lr"] = settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / settings.steps)))
         noisy, character, target = sample_windows(data.train, data.train_character, data.silence, settings,
                                                   sampler)
-        mixture, _ = prior(noisy, character)
-        loss = nll(mixture, target)[:, BURN_IN:].mean()
+        if settings.own_inputs > 0:  # some inputs are the prior's own guesses of them, more as it learns
+            with torch.no_grad():
+                guesses = prior.draw(prior(noisy, character)[0], sampler)
+            share = settings.own_inputs * min(1.0, 2 * step / settings.steps)
+            mine = torch.rand(noisy.shape[:2], generator=sampler) < share
+            mine[:, 0] = False  # the first input has no guess before it
+            noisy = noisy.clone()
+            noisy[:, 1:][mine[:, 1:]] = guesses[:, :-1][mine[:, 1:]]
+        out, _ = prior(noisy, character)
+        loss = prior.nll(out, target)[:, BURN_IN:].mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(prior.parameters(), 1.0)
@@ -291,7 +384,7 @@ class TrainedPrior:
     @classmethod
     def from_tensors(cls, config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> TrainedPrior:
         prior = LatentPrior(int(config["dims"]), int(config["character_dims"]), int(config["hidden"]),
-                            int(config["mixtures"]))
+                            int(config["mixtures"]), qualities=int(config.get("qualities", 0)))
         prior.load_state_dict({k.removeprefix("net."): v for k, v in tensors.items() if k.startswith("net.")})
         prior.eval()
         return cls(prior, tensors["silence"], tensors["character_mean"], tensors["character_std"])
@@ -299,23 +392,28 @@ class TrainedPrior:
     @torch.inference_mode()
     def sample(self, character: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
                follow: torch.Tensor | None = None, amount: float = 1.0) -> torch.Tensor:
-        """Whitened frames [T, dims] for characters [T, c], starting after silence. With `follow`
-        ([T, dims], an encoded sound), each frame is `amount` of the way from the sound's own frame to
-        the prior's continuation of what came before: the prior varies the sound as it goes."""
+        """Frames [T, dims] (whitened latents, then what the decoder is told) for characters [T, c],
+        starting after silence. With `follow` ([T, dims], an encoded sound), each frame is `amount` of
+        the way from the sound's own frame to the prior's continuation of what came before: the prior
+        varies the sound as it goes."""
         frames = character.shape[0]
-        out = torch.empty(frames, self.prior.dims)
+        played = torch.empty(frames, self.prior.dims)
         state = None
         previous = self.silence.expand(BURN_IN, -1)
         _, state = self.prior(previous[None], self.character_mean.expand(BURN_IN, -1)[None], state)
         last = self.silence
         for t in range(frames):
-            (logits, means, log_std), state = self.prior(last[None, None], character[None, t : t + 1], state)
-            probs = F.softmax(logits[0, 0] / max(temperature, 1e-3), -1)
-            k = int(torch.multinomial(probs, 1, generator=generator))
-            noise = torch.randn(self.prior.dims, generator=generator)
-            frame = means[0, 0, k] + torch.exp(log_std[0, 0, k]) * noise * temperature
+            out, state = self.prior(last[None, None], character[None, t : t + 1], state)
+            if self.prior.qualities:
+                frame = self.prior.draw(out, generator, temperature)[0, 0]
+            else:  # as priors of latents alone always drew, so that their clips replay
+                logits, means, log_std = self.prior.mixture(out)
+                probs = F.softmax(logits[0, 0] / max(temperature, 1e-3), -1)
+                k = int(torch.multinomial(probs, 1, generator=generator))
+                noise = torch.randn(self.prior.dims, generator=generator)
+                frame = means[0, 0, k] + torch.exp(log_std[0, 0, k]) * noise * temperature
             if follow is not None:
                 frame = follow[t] + amount * (frame - follow[t])
-            out[t] = frame
+            played[t] = frame
             last = frame
-        return out
+        return played
