@@ -7,8 +7,9 @@ is voiced, each standardised by the corpus' mean and spread. In training the enc
 and the decoder must rebuild a *transformed* copy of it (louder or softer, transposed, tilted brighter
 or darker, with a noise floor mixed in) from the latents and the copy's measured qualities: since only
 the qualities say what was done, the decoder learns to render the latents' content with the qualities
-it is given. At generation the `describe` head predicts the qualities from the latents and a control
-shifts one of them by the amount asked, in its unit (controls.py, calibration.py measure the result).
+it is given. At generation the learned prior plays the qualities with the latents (prior.py; the
+`describe` head predicts them from the latents on every other path) and a control shifts one of them
+by the amount asked, in its unit (controls.py, calibration.py measure the result).
 """
 
 from __future__ import annotations
