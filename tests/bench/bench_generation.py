@@ -6,6 +6,8 @@ then these sets are rendered through the shipped base vocoder (`hifigan-base`), 
 file with the file's length (seed = the file's index):
 
 - real: the recordings themselves;
+- vocoded: each recording's log-mels straight through the vocoder (no VAE): the renderer's ceiling,
+  what no prior or decoder can get under;
 - reconstructions: each recording encoded, decoded and vocoded (`--from-audio F --variation 0`), the
   autoencoder's ceiling;
 - gaussian: new material from the Gaussian prior (`--prior gaussian`, what models had before);
@@ -89,18 +91,36 @@ def texture_latents(loaded: Any, frames: int, seed: int, files: list[np.ndarray]
     return loaded.analysis.unwhiten(torch.tensor(np.stack(out), dtype=torch.float32))
 
 
-def _render_latents(loaded: Any, z: Any, seconds: float) -> np.ndarray:
+def _vocoded(loaded: Any, mel: Any, seconds: float) -> np.ndarray:
+    """Log-mels [n_mels, T] through the bench's vocoder, at the metrics' rate."""
     import librosa
     import torch
-    from distill.pipeline import mel_frames_for, vocode_stream
+    from distill.pipeline import vocode_stream
     from distill.vocoders.selection import load_vocoder, select_vocoder
 
     vocoder = load_vocoder(select_vocoder(loaded.model, VOCODER), loaded.mel_spec, "cpu")
-    frames = mel_frames_for(seconds, loaded.mel_spec)
     with torch.inference_mode():
-        mel = loaded.vae.decode(z[None])[0, :, :frames]
         audio = np.concatenate(list(vocode_stream(vocoder, mel, loaded.mel_spec)))
     return librosa.resample(audio, orig_sr=vocoder.sample_rate, target_sr=gm.RATE)[: int(seconds * gm.RATE)]
+
+
+def _render_latents(loaded: Any, z: Any, seconds: float) -> np.ndarray:
+    import torch
+    from distill.pipeline import mel_frames_for
+
+    with torch.inference_mode():
+        mel = loaded.vae.decode(z[None])[0, :, : mel_frames_for(seconds, loaded.mel_spec)]
+    return _vocoded(loaded, mel, seconds)
+
+
+def _copy_synthesis(loaded: Any, path: Path, seconds: float) -> np.ndarray:
+    import torch
+    from distill.audio import read_audio
+
+    audio = read_audio(path, loaded.mel_spec.sample_rate).audio
+    with torch.inference_mode():
+        mel = loaded.mel_spec.mel(torch.from_numpy(audio).float()[None])[0]
+    return _vocoded(loaded, mel, seconds)
 
 
 def measure_corpus(name: str, families: tuple[str, ...] = (), figure: Path | None = None,
@@ -119,6 +139,7 @@ def measure_corpus(name: str, families: tuple[str, ...] = (), figure: Path | Non
     real = _clips(files)
     seconds = [max(0.1, len(c) / gm.RATE) for c in real]
     sets: dict[str, list[np.ndarray]] = {"real": real}
+    sets["vocoded"] = [_copy_synthesis(loaded, f, s) for f, s in zip(files, seconds, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "clip.wav"
         sets["reconstructions"] = [_generate(name, out, seconds=s, from_audio=f, seed=0)
