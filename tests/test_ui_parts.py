@@ -127,11 +127,12 @@ def test_the_job_runner_runs_one_job_at_a_time_and_cancels_on_shutdown():
 
 
 def test_file_data_is_escaped_in_the_pages(tmp_path):
+    from distill import ModelInfo
     from distill.ui.views import facts_html
 
     header = {"name": "<script>alert(1)</script>", "training": {"corpus_path": "<img src=x onerror=alert(1)>"},
               "sliders": {"sliders": [{"name": "<b>", "low": 0, "high": 1, "default": 0.5}]}, "vocoder_state": {}}
-    page = facts_html(header, tmp_path / "m.distill", 10)
+    page = facts_html(ModelInfo(tmp_path / "m.distill", header), 10)
     assert "<script>" not in page and "<img" not in page and "<b>" not in page
     assert "&lt;script&gt;" in page
 

@@ -1,7 +1,8 @@
 """distill: turn a small audio collection into a generative instrument.
 
-The Python API (docs/api.md) is importable from here; importing `distill` stays light (no torch,
-no numpy) until a function that needs them runs. Vocoder plugins import from `distill.plugin`.
+The Python API (docs/api.md) is importable from here, and it is the only door the CLI and the web UI
+use (tests/test_import_rules.py). Importing `distill` stays light (no torch, no numpy) until a
+function that needs them runs. Vocoder plugins import from `distill.plugin`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -14,48 +15,82 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from .api import (
     Clip,
     Generated,
+    ModelInfo,
+    Sidecar,
     TrainedModel,
     TrainedVocoder,
     VocoderChoices,
+    VocoderInfo,
     analyze,
+    clip_log_mel,
     compare_vocoders,
     download_vocoder,
     generate,
     load,
+    model_info,
+    plugin_commands,
+    plugin_status,
     replay,
+    save_preset,
     save_slider_preset,
     train,
     train_vocoder,
     vocoder_choices,
+    vocoder_list,
 )
+from .devices import DEVICES
 from .errors import DistillError
-from .library import delete_model, export_model, import_model, list_models, rename_model, resolve_model
+from .export import DEPTHS, FORMATS, NORMALIZE, ExportSettings
+from .humanize import size as human_size
+from .library import (
+    delete_model,
+    export_model,
+    import_model,
+    library_root,
+    list_models,
+    model_files,
+    rename_model,
+    resolve_model,
+)
 from .melspec import DISTILL_MEL, MelSpec
 from .modelfile import read_header, verify_model_file
+from .names import safe_stem
 from .plugins import installed_vocoders
 from .progress import Interrupted, Progress
-from .slider_presets import delete_preset, get_preset, load_presets, save_preset
+from .slider_presets import delete_preset, get_preset, load_presets
+from .train_settings import PRESETS as TRAIN_PRESETS
+from .uploads import MAX_FILE_BYTES as MAX_UPLOAD_BYTES
 from .uploads import add_recordings
 from .vocoders.contract import TrainableVocoder, VocoderBase, VocoderState
 
 __all__ = [
+    "DEPTHS",
+    "DEVICES",
     "DISTILL_MEL",
+    "FORMATS",
+    "MAX_UPLOAD_BYTES",
+    "NORMALIZE",
+    "TRAIN_PRESETS",
     "Clip",
     "DistillError",
     "ExportSettings",
     "Generated",
     "Interrupted",
     "MelSpec",
+    "ModelInfo",
     "Progress",
+    "Sidecar",
     "TrainableVocoder",
     "TrainedModel",
     "TrainedVocoder",
     "VocoderBase",
     "VocoderChoices",
+    "VocoderInfo",
     "VocoderState",
     "__version__",
     "add_recordings",
     "analyze",
+    "clip_log_mel",
     "compare_vocoders",
     "delete_model",
     "delete_preset",
@@ -63,28 +98,27 @@ __all__ = [
     "export_model",
     "generate",
     "get_preset",
+    "human_size",
     "import_model",
     "installed_vocoders",
+    "library_root",
     "list_models",
     "load",
     "load_presets",
+    "model_files",
+    "model_info",
+    "plugin_commands",
+    "plugin_status",
     "read_header",
     "rename_model",
     "replay",
     "resolve_model",
+    "safe_stem",
     "save_preset",
     "save_slider_preset",
     "train",
     "train_vocoder",
     "verify_model_file",
     "vocoder_choices",
+    "vocoder_list",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """The names whose modules import numpy or torch load on first use."""
-    if name == "ExportSettings":
-        from .export import ExportSettings
-
-        return ExportSettings
-    raise AttributeError(f"module 'distill' has no attribute {name!r}")

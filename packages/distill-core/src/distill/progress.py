@@ -7,12 +7,8 @@ current step, and a render stop between chunks; both then raise `Interrupted`.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -75,24 +71,3 @@ class Reporter:
     def send(self, event: Progress) -> None:
         if self.callback is not None:
             self.callback(event)
-
-
-@contextlib.contextmanager
-def cancel_on_sigint() -> Iterator[threading.Event]:
-    """An Event the first Ctrl-C sets (the operation stops cleanly); a second Ctrl-C aborts at once."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-        print("\nstopping at the next safe point (press Ctrl-C again to abort at once)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested
-    finally:
-        signal.signal(signal.SIGINT, previous)

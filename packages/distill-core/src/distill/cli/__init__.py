@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from ..errors import DistillError
+from .. import DistillError, __version__
 from .generate_cmd import generate_command
 from .model_cmd import model_group
 from .plugins_cmd import plugins_command
@@ -21,17 +20,16 @@ class DistillGroup(click.Group):
     unknown command name needs them, so `distill --version` and built-ins stay fast."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from ..plugins import get_plugins
+        from .. import plugin_commands
 
-        plugin_commands = get_plugins().commands().commands
-        return sorted(set(super().list_commands(ctx)) | set(plugin_commands))
+        return sorted(set(super().list_commands(ctx)) | set(plugin_commands()))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
-            from ..plugins import get_plugins
+            from .. import plugin_commands
 
-            command = get_plugins().commands().commands.get(cmd_name)
+            command = plugin_commands().get(cmd_name)
         return command
 
     def invoke(self, ctx: click.Context) -> object:

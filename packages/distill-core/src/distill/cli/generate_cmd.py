@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..devices import DEVICES
-from ..export import DEPTHS, FORMATS, NORMALIZE
+from .. import DEPTHS, DEVICES, FORMATS, NORMALIZE
 from .numbers import FINITE, finite_number
 from .progress_view import ProgressView, interruptible
 
 if TYPE_CHECKING:
-    from ..api import Generated
+    from .. import Generated
 
 
 
@@ -71,8 +70,7 @@ def generate_command(
     overwrite: bool, as_json: bool, replay_from: Path | None,
 ) -> None:
     """Generate audio from MODEL (a name, id or .distill path)."""
-    from ..api import generate, replay
-    from ..export import ExportSettings
+    from .. import ExportSettings, generate, replay
 
     if replay_from:
         view = ProgressView(click.echo)

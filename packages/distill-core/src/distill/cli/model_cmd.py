@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import humanize
+from .. import human_size
 from .output import echo_json, echo_table
+
+if TYPE_CHECKING:
+    from .. import ModelInfo
 
 
 def _duration(seconds: float | None) -> str:
@@ -49,7 +52,7 @@ def model_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> None:
     """List the models in the library."""
-    from ..library import list_models
+    from .. import list_models
 
     entries = list_models()
     if as_json:
@@ -61,7 +64,7 @@ def list_command(as_json: bool) -> None:
     echo_table(
         ["NAME", "ID", "CREATED", "FILES", "AUDIO", "STEPS", "SLIDERS", "VOCODERS", "SIZE"],
         [
-            [e.name, "?", "-", "-", "-", "-", "-", "unreadable", humanize.size(e.size)]
+            [e.name, "?", "-", "-", "-", "-", "-", "unreadable", human_size(e.size)]
             if e.error
             else [
                 e.name,
@@ -72,7 +75,7 @@ def list_command(as_json: bool) -> None:
                 _dash(e.steps),
                 len(e.sliders),
                 ",".join(e.vocoders) or "-",
-                humanize.size(e.size),
+                human_size(e.size),
             ]
             for e in entries
         ],
@@ -87,16 +90,15 @@ def list_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: the whole file header.")
 def info_command(name: str, as_json: bool) -> None:
     """Show everything a model file records: mel recipe, sliders, vocoders, training."""
-    from ..library import resolve_model
-    from ..modelfile import verify_model_file
+    from .. import model_info
 
-    path = resolve_model(name)
-    header = verify_model_file(path)
+    model = model_info(name, verify=True)
+    path, header = model.path, model.header
     size = path.stat().st_size
     if as_json:
         echo_json({"path": str(path), "size": size, **header})
         return
-    _echo_info(path, size, header)
+    _echo_info(model, size)
 
 
 def _prior_line(prior: Any) -> str:
@@ -108,8 +110,10 @@ def _prior_line(prior: Any) -> str:
            f"{_compact(record.get('seconds'), 10)} s)"
 
 
-def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
-    from ..melspec import MelSpec
+def _echo_info(model: ModelInfo, size: int) -> None:
+    from .. import MelSpec
+
+    path, header = model.path, model.header
 
     try:
         recipe = MelSpec.from_dict(header["mel_spec"]).describe()
@@ -117,7 +121,7 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
         recipe = "(not a valid recipe)"
     fields = {
         "id": header["id"] or "-",
-        "file": f"{path} ({humanize.size(size)})",
+        "file": f"{path} ({human_size(size)})",
         "created": header["created"] or "-",
         "distill": header["distill_version"] or "-",
         "mel recipe": recipe,
@@ -131,7 +135,7 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
     click.echo("\ntraining")
     for key, value in header["training"].items():
         click.echo(f"  {key}: {_compact(value)}")
-    _echo_sliders(header)
+    _echo_sliders(model)
     states = header["vocoder_state"]
     click.echo("\nbundled vocoders" + ("" if states else ": none (any installed universal vocoder renders it)"))
     for backend, state in states.items():
@@ -140,13 +144,11 @@ def _echo_info(path: Path, size: int, header: dict[str, Any]) -> None:
             click.echo(f"    {key}: {_compact(value)}")
 
 
-def _echo_sliders(header: dict[str, Any]) -> None:
+def _echo_sliders(model: ModelInfo) -> None:
     """Named sliders with what each was measured to do, else the old sliders; then why a quality is
     not offered."""
-    from ..sliders import header_sliders, not_offered
-
-    analysis = header["sliders"]
-    controls = header_sliders(header) if analysis.get("controls") else []
+    analysis = model.header["sliders"]
+    controls = model.sliders() if analysis.get("controls") else []
     if controls:
         click.echo("\nsliders (measured on rendered probes; see docs/usage.md)")
         echo_table(["  #", "NAME", "RANGE", "WHAT IT DOES"],
@@ -158,7 +160,7 @@ def _echo_sliders(header: dict[str, Any]) -> None:
         if sliders:
             echo_table(["  #", "NAME", "RANGE", "DEFAULT", "VARIANCE", "STRONGEST CORRELATION"],
                        [[f"  {i}", *_slider_row(slider)] for i, slider in enumerate(sliders)])
-    for label, why in not_offered(analysis.get("rejected") or {}):
+    for label, why in model.not_offered():
         click.echo(f"  {label}: {why}")
 
 
@@ -182,7 +184,7 @@ def _slider_row(slider: dict[str, Any]) -> list[str]:
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
 def delete_command(name: str, yes: bool) -> None:
     """Delete a library model with its presets and training checkpoints."""
-    from ..library import delete_model, model_files
+    from .. import delete_model, model_files
 
     targets = model_files(name)
     if not yes:
@@ -198,7 +200,7 @@ def delete_command(name: str, yes: bool) -> None:
 @click.argument("new_name")
 def rename_command(name: str, new_name: str) -> None:
     """Rename a library model (its file, the name inside it, its presets and checkpoints)."""
-    from ..library import rename_model
+    from .. import rename_model
 
     dest = rename_model(name, new_name)
     click.echo(f"renamed {name!r} to {new_name!r} ({dest})")
@@ -210,7 +212,7 @@ def rename_command(name: str, new_name: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a library model of the same name.")
 def import_command(path: Path, name: str | None, overwrite: bool) -> None:
     """Check a .distill file fully and copy it into the library."""
-    from ..library import import_model
+    from .. import import_model
 
     dest = import_model(path, name=name, overwrite=overwrite)
     click.echo(f"imported {path} as {dest.name.removesuffix('.distill')!r} ({dest})")
@@ -222,7 +224,7 @@ def import_command(path: Path, name: str | None, overwrite: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing file at PATH.")
 def export_command(name: str, path: Path, overwrite: bool) -> None:
     """Copy a library model to PATH (a file, or a folder to put NAME.distill in)."""
-    from ..library import export_model
+    from .. import export_model
 
     dest = export_model(name, path, overwrite=overwrite)
     click.echo(f"exported {name} to {dest}")
@@ -234,7 +236,7 @@ def export_command(name: str, path: Path, overwrite: bool) -> None:
               help="The training recordings, if they moved since training.")
 def analyze_command(name: str, audio: Path | None) -> None:
     """Re-run the slider analysis of NAME on its training recordings."""
-    from ..api import analyze
+    from .. import analyze
     from .progress_view import ProgressView
 
     sliders = analyze(name, audio, progress=ProgressView(click.echo))

@@ -11,12 +11,9 @@ from .output import echo_json, echo_table
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
     """List installed plugins, the hooks they implement, and any error they raised."""
-    from ..plugins import get_plugins
+    from .. import plugin_status
 
-    host = get_plugins()
-    host.vocoders()  # run the registration hooks too, so their errors show up here
-    host.commands()
-    infos = list(host.plugins.values())
+    infos = plugin_status()
     if as_json:
         echo_json([info.as_dict() for info in infos])
         return

@@ -18,15 +18,13 @@ def preset_group() -> None:
 @click.option("--slider", "sliders", multiple=True, required=True, metavar="NAME=VALUE")
 def save_command(model_ref: str, name: str, sliders: tuple[str, ...]) -> None:
     """Save the given slider values as preset NAME of MODEL (values outside the safe range are clamped)."""
-    from ..api import save_slider_preset
-    from ..library import resolve_model
-    from ..modelfile import read_header
+    from .. import model_info, save_preset
     from .generate_cmd import _parse_pairs
 
-    values, warnings = save_slider_preset(model_ref, name, dict(_parse_pairs(sliders, "--slider", "=")))
+    values, warnings = save_preset(model_ref, name, dict(_parse_pairs(sliders, "--slider", "=")))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
-    model_name = read_header(resolve_model(model_ref))["name"]
+    model_name = model_info(model_ref).name
     click.echo(f"saved preset {name!r} of {model_name!r}: " + ", ".join(f"{k}={v:g}" for k, v in values.items()))
 
 
@@ -35,12 +33,10 @@ def save_command(model_ref: str, name: str, sliders: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_command(model_ref: str, as_json: bool) -> None:
     """List the presets of MODEL."""
-    from ..library import resolve_model
-    from ..modelfile import read_header
-    from ..slider_presets import load_presets
+    from .. import model_info
 
-    name = read_header(resolve_model(model_ref))["name"]
-    presets = load_presets(name)
+    model = model_info(model_ref)
+    name, presets = model.name, model.presets()
     if as_json:
         echo_json(presets)
     elif not presets:
@@ -55,10 +51,8 @@ def list_command(model_ref: str, as_json: bool) -> None:
 @click.argument("name")
 def delete_command(model_ref: str, name: str) -> None:
     """Delete preset NAME of MODEL."""
-    from ..library import resolve_model
-    from ..modelfile import read_header
-    from ..slider_presets import delete_preset
+    from .. import delete_preset, model_info
 
-    model_name = read_header(resolve_model(model_ref))["name"]
+    model_name = model_info(model_ref).name
     delete_preset(model_name, name)
     click.echo(f"deleted preset {name!r} of {model_name!r}")

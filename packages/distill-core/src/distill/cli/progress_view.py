@@ -4,13 +4,15 @@ not a terminal), messages as lines, and Ctrl-C turned into the API's cancellatio
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from ..progress import Interrupted, Progress, cancel_on_sigint
+from .. import Interrupted, Progress
 
 HIDDEN_METRICS = ("step", "seconds", "adversarial")
 
@@ -79,3 +81,24 @@ def interruptible(view: ProgressView) -> Iterator[Any]:
         sys.exit(130)
     finally:
         view.close()
+
+
+@contextlib.contextmanager
+def cancel_on_sigint() -> Iterator[threading.Event]:
+    """An Event the first Ctrl-C sets (the operation stops cleanly); a second Ctrl-C aborts at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+        print("\nstopping at the next safe point (press Ctrl-C again to abort at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..devices import DEVICES
-from ..train_settings import PRESETS
+from .. import DEVICES, TRAIN_PRESETS
 from .numbers import FiniteFloatRange
 from .progress_view import ProgressView, interruptible
 
@@ -16,7 +15,7 @@ from .progress_view import ProgressView, interruptible
 @click.command("train")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--name", help="Model name in the library (default: the folder's name).")
-@click.option("--preset", type=click.Choice(PRESETS), default="auto", show_default=True,
+@click.option("--preset", type=click.Choice(TRAIN_PRESETS), default="auto", show_default=True,
               help="Training budget and network size; auto adapts to the amount of audio.")
 @click.option("--steps", type=click.IntRange(min=1), help="Train for exactly this many steps.")
 @click.option("--epochs", type=FiniteFloatRange(min=0, min_open=True),
@@ -39,7 +38,7 @@ def train_command(
     """Train a model on the recordings in FOLDER (searched recursively)."""
     import attrs
 
-    from ..api import train
+    from .. import train
 
     if steps and epochs:
         raise click.UsageError("give --steps or --epochs, not both")

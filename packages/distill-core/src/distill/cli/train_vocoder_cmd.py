@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..devices import DEVICES
+from .. import DEVICES
 from .numbers import FiniteFloatRange
 from .progress_view import ProgressView, interruptible
 
@@ -40,7 +40,7 @@ def train_vocoder_command(
 
     With several trainable backends installed, the one `--vocoder auto` ranks first is trained
     (priority, then name), unless --backend names another or --resume finds one run to continue."""
-    from ..api import train_vocoder
+    from .. import train_vocoder
 
     if steps and minutes:
         raise click.UsageError("give --steps or --minutes, not both")

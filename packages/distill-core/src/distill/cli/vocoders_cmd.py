@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import click
 
-from ..devices import DEVICES
-from ..vocoders.contract import weights_status
+from .. import DEVICES
 from .output import echo_json, echo_table
-
-if TYPE_CHECKING:
-    from ..vocoders.compare import Row
 
 
 class DownloadBars:
@@ -44,24 +40,24 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
     """List the installed vocoder backends (mel-spectrogram to waveform)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..plugins import installed_vocoders
+    from .. import vocoder_list
 
-    vocoders = installed_vocoders()
+    vocoders = vocoder_list()
     if as_json:
         echo_json(
             [
                 {
-                    "name": name,
-                    "kind": r.backend.kind,
-                    "priority": r.backend.priority,
-                    "sample_rate": r.backend.mel_spec.sample_rate,
-                    "mel_spec": r.backend.mel_spec.to_dict(),
-                    "package": r.plugin.distribution,
-                    "version": r.plugin.version,
-                    "weights": weights_status(r.backend),
-                    "description": r.backend.description,
+                    "name": v.name,
+                    "kind": v.kind,
+                    "priority": v.priority,
+                    "sample_rate": v.mel_spec.sample_rate,
+                    "mel_spec": v.mel_spec.to_dict(),
+                    "package": v.package,
+                    "version": v.version,
+                    "weights": v.weights,
+                    "description": v.description,
                 }
-                for name, r in vocoders.items()
+                for v in vocoders
             ]
         )
     elif not vocoders:
@@ -70,15 +66,8 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
         echo_table(
             ["NAME", "KIND", "RATE", "MEL RECIPE", "PACKAGE", "WEIGHTS"],
             [
-                [
-                    name,
-                    r.backend.kind,
-                    r.backend.mel_spec.sample_rate,
-                    r.backend.mel_spec.describe(),
-                    f"{r.plugin.distribution} {r.plugin.version}",
-                    weights_status(r.backend),
-                ]
-                for name, r in vocoders.items()
+                [v.name, v.kind, v.mel_spec.sample_rate, v.mel_spec.describe(), f"{v.package} {v.version}", v.weights]
+                for v in vocoders
             ],
         )
 
@@ -87,7 +76,7 @@ def vocoders_group(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 def download_command(name: str) -> None:
     """Download the weights of vocoder NAME ahead of time (then it works offline)."""
-    from ..api import download_vocoder
+    from .. import download_vocoder
 
     progress = DownloadBars()
     try:
@@ -110,12 +99,10 @@ def download_command(name: str) -> None:
 def compare_command(model_ref: str, audio: Path | None, device: str, download: bool, save: bool,
                     as_json: bool) -> None:
     """Resynthesise MODEL's held-out recordings with every usable vocoder and measure each."""
-    from ..api import compare_vocoders
-    from ..library import resolve_model
-    from ..modelfile import read_header
+    from .. import compare_vocoders, model_info
 
-    path = resolve_model(model_ref)
-    header = read_header(path)
+    model = model_info(model_ref)
+    path, header = model.path, model.header
     bars = DownloadBars()
     try:
         result = compare_vocoders(path, audio=audio, device=device, download=download, save=save, progress=bars)
@@ -128,12 +115,12 @@ def compare_command(model_ref: str, audio: Path | None, device: str, download: b
         return
     click.echo(f"{header['name']}: resynthesis of {result.note}")
 
-    def cents(row: Row) -> str:
-        return "-" if row.pitch_cents is None or math.isnan(row.pitch_cents) else f"{row.pitch_cents:.0f}"
+    def cents(value: float | None) -> str:
+        return "-" if value is None or math.isnan(value) else f"{value:.0f}"
 
     echo_table(
         ["VOCODER", "KIND", "VISQOL", "LOG-MEL L1", "MR-STFT", "PITCH ERR (cents)", "VOICING ERR", "SNR dB", "SPEED"],
-        [[r.name, r.kind, f"{r.visqol:.2f}", f"{r.log_mel_l1:.3f}", f"{r.mr_stft:.3f}", cents(r),
+        [[r.name, r.kind, f"{r.visqol:.2f}", f"{r.log_mel_l1:.3f}", f"{r.mr_stft:.3f}", cents(r.pitch_cents),
           f"{100 * (r.voicing_error or 0):.0f}%", f"{r.snr_db:.1f}", f"{r.speed:.1f}x"] for r in result.rows],
     )
     click.echo("higher is better for VISQOL (identical audio: 4.73); lower for the others; SPEED is x real time here")

@@ -10,9 +10,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from ..errors import DistillError
-from ..library import library_root
-from ..uploads import MAX_FILE_BYTES
+from .. import MAX_UPLOAD_BYTES, DistillError, library_root
 
 GRADIO_MISSING = 'the web UI needs Gradio, which is not installed: pip install "distill[ui]"'
 
@@ -43,7 +41,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, open_browser: bool = True,
     try:
         _, url, _ = app.launch(server_name=host, server_port=port, inbrowser=open_browser, prevent_thread_lock=True,
                                quiet=True, css=CSS, allowed_paths=[str(p) for p in served], footer_links=[],
-                               ssr_mode=False, max_file_size=MAX_FILE_BYTES, show_error=False)
+                               ssr_mode=False, max_file_size=MAX_UPLOAD_BYTES, show_error=False)
     except OSError as exc:
         raise DistillError(f"cannot serve on {host}:{port} ({exc}); pick another with --port") from None
     say(f"distill UI: {url}  (Ctrl-C stops it)")

@@ -13,8 +13,7 @@ from typing import Any
 import attrs
 import gradio as gr
 
-from ..errors import DistillError
-from ..library import list_models
+from .. import DistillError, list_models
 from .jobs import Job, JobRunner
 from .views import error_html, note_html
 

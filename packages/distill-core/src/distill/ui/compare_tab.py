@@ -7,9 +7,9 @@ import shutil
 
 import gradio as gr
 
-from .. import api
-from ..errors import DistillError
-from ..names import safe_stem
+import distill
+
+from .. import DistillError, safe_stem
 from .app import Context, TabHooks, guarded
 from .views import comparison_html
 
@@ -30,7 +30,7 @@ def build(context: Context) -> TabHooks:
         progress(0.0, desc="rendering and measuring every usable vocoder")
         folder = context.folder / "compare" / safe_stem(name, "model")
         shutil.rmtree(folder, ignore_errors=True)  # last comparison's renderings
-        compared = api.compare_vocoders(name, save=store, renderings=folder)
+        compared = distill.compare_vocoders(name, save=store, renderings=folder)
         if store:
             context.runner.changed()
         return [f'<div id="cmp-done">{comparison_html(compared)}</div>', ""]

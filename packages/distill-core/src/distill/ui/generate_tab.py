@@ -13,15 +13,11 @@ from typing import Any
 
 import gradio as gr
 
-from .. import api
-from ..errors import DistillError
-from ..export import DEPTHS, FORMATS, NORMALIZE, ExportSettings
-from ..library import resolve_model
-from ..modelfile import read_header
-from ..progress import Progress
-from ..slider_presets import load_presets
+import distill
+
+from .. import DEPTHS, FORMATS, NORMALIZE, DistillError, ExportSettings, Progress, model_info
 from .app import Context, TabHooks, guarded
-from .views import error_html, note_html, sliders_of, spectrogram
+from .views import error_html, note_html, spectrogram
 
 MAX_SLIDERS = 6  # sliders.MAX_SLIDERS; named controls: at most 4 qualities and 2 characters
 MAX_CLIPS = 8  # result cards in the page (the CLI's --count goes to 1000)
@@ -39,7 +35,7 @@ def _step(slider: dict[str, Any]) -> float:
 
 def model_sliders(name: str) -> list[dict[str, Any]]:
     """The sliders of a library model, from its header (no torch): what the slider controls show."""
-    return sliders_of(read_header(resolve_model(name)))
+    return model_info(name).sliders()
 
 
 def render_folder(context: Context) -> Path:
@@ -113,7 +109,7 @@ def build(context: Context) -> TabHooks:
     def vocoder_updates(name: str | None) -> list[Any]:
         if not name:
             return [gr.update(choices=[("auto", "auto")], value="auto"), ""]
-        choices = api.vocoder_choices(name)
+        choices = distill.vocoder_choices(name)
         auto = f"auto ({choices.auto})" if choices.auto else "auto (nothing can render this model)"
         options = [(auto, "auto"), *[(o.label, o.name) for o in choices.options]]
         picks = (f"<b>auto</b> picks <b>{html.escape(choices.auto)}</b>: {html.escape(choices.reason)}"
@@ -130,7 +126,7 @@ def build(context: Context) -> TabHooks:
                              label=f"{s['name']} ({s['unit']})" if s.get("unit") else s["name"],
                              info=s.get("info"), step=_step(s)) if i < len(found)
                    else gr.update(visible=False) for i, s in enumerate(found + [{}] * (MAX_SLIDERS - len(found)))]
-        presets = sorted(load_presets(name))
+        presets = sorted(model_info(name).presets())
         return [*updates[:MAX_SLIDERS], gr.update(choices=presets, value=presets[0] if presets else None),
                 *vocoder_updates(name), ""]
 
@@ -142,7 +138,7 @@ def build(context: Context) -> TabHooks:
     def on_apply(name: str | None, chosen: str | None) -> list[Any]:
         if not name or not chosen:
             raise DistillError("pick a model and one of its presets first")
-        values = load_presets(name).get(chosen, {})
+        values = model_info(name).presets().get(chosen, {})
         found = model_sliders(name)
         updates = []
         for i in range(MAX_SLIDERS):
@@ -159,10 +155,10 @@ def build(context: Context) -> TabHooks:
         if not preset_label.strip():
             raise DistillError("give the preset a name")
         found = model_sliders(name)
-        saved, clamped = api.save_slider_preset(name, preset_label.strip(),
+        saved, clamped = distill.save_preset(name, preset_label.strip(),
                                                 {str(i): float(v) for i, (_, v) in enumerate(zip(found, values,
                                                                                                   strict=False))})
-        presets = sorted(load_presets(name))
+        presets = sorted(model_info(name).presets())
         text = f"saved preset {preset_label.strip()!r}: " + ", ".join(f"{k} {v:.3g}" for k, v in saved.items())
         return [gr.update(choices=presets, value=preset_label.strip()), note_html("; ".join([text, *clamped]))]
 
@@ -188,7 +184,7 @@ def build(context: Context) -> TabHooks:
 
         export = ExportSettings.create(fmt_, None if depth_ == "default" else depth_, sample_rate=int(rate_),
                                        normalize=normalize_)
-        result = api.generate(
+        result = distill.generate(
             name, seconds=float(seconds), count=int(clips), seed=int(first_seed), evolution=float(evolve),
             sliders={str(i): float(v) for i, (_, v) in enumerate(zip(found, slider_values, strict=False))},
             from_audio=audio_file, variation=float(vary) if audio_file else 0.0,

@@ -15,8 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import DistillError
-from ..progress import Interrupted, Progress
+from .. import DistillError, Interrupted, Progress
 
 log = logging.getLogger("distill.ui")
 

@@ -10,11 +10,18 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from .. import api
-from ..errors import DistillError
-from ..library import delete_model, export_model, import_model, list_models, rename_model, resolve_model
-from ..modelfile import read_header
-from ..slider_presets import delete_preset, load_presets
+import distill
+
+from .. import (
+    DistillError,
+    delete_model,
+    delete_preset,
+    export_model,
+    import_model,
+    list_models,
+    model_info,
+    rename_model,
+)
 from .app import Context, TabHooks, guarded, model_names
 from .views import facts_html, note_html
 
@@ -32,12 +39,12 @@ def table() -> pd.DataFrame:
 def info(name: str | None) -> str:
     if not name:
         return note_html("The library is empty: train a model in the Train tab, or import a .distill file.")
-    path = resolve_model(name)
-    return facts_html(read_header(path), path, path.stat().st_size)
+    model = model_info(name)
+    return facts_html(model, model.path.stat().st_size)
 
 
 def presets_html(name: str | None) -> str:
-    presets = load_presets(name) if name else {}
+    presets = model_info(name).presets() if name else {}
     if not presets:
         return note_html("no presets (save one in the Generate tab)")
     return "<ul>" + "".join(f"<li><b>{html.escape(p)}</b>: " + ", ".join(f"{html.escape(k)} {v:.3g}"
@@ -72,7 +79,7 @@ def build(context: Context) -> TabHooks:
     message = gr.HTML(elem_id="lib-message")
 
     def show(name: str | None) -> list[Any]:
-        names = sorted(load_presets(name)) if name else []
+        names = sorted(model_info(name).presets()) if name else []
         return [info(name), presets_html(name), gr.update(choices=names, value=names[0] if names else None),
                 gr.skip()]  # the message of an edit that changed the model stays
 
@@ -132,7 +139,7 @@ def build(context: Context) -> TabHooks:
     def on_analyze(name: str | None) -> list[Any]:
         if not name:
             raise DistillError("pick a model first")
-        sliders = api.analyze(name)
+        sliders = distill.analyze(name)
         context.runner.changed()
         return [info(name), note_html("sliders: " + ", ".join(f"{s.name} [{s.low:.2f} … {s.high:.2f}]"
                                                               for s in sliders))]

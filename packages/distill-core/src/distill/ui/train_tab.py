@@ -10,10 +10,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from .. import api
-from ..errors import DistillError
-from ..train_settings import PRESETS
-from ..uploads import add_recordings
+import distill
+
+from .. import TRAIN_PRESETS, DistillError, add_recordings
 from .app import Context, TabHooks, guarded, training_panel
 from .jobs import Job
 from .views import job_html, log_text, note_html, previews_html
@@ -40,7 +39,7 @@ def build(context: Context) -> TabHooks:
         upload_name = gr.Textbox(label="New recordings folder name", elem_id="train-upload-name")
         upload = gr.Button("Upload into the library", elem_id="train-upload-go")
     with gr.Row():
-        preset = gr.Dropdown(list(PRESETS), value="auto", label="Preset", elem_id="train-preset")
+        preset = gr.Dropdown(list(TRAIN_PRESETS), value="auto", label="Preset", elem_id="train-preset")
         steps = gr.Number(0, label="Steps (0: the preset's)", precision=0, minimum=0, elem_id="train-steps")
 
     def launch(source: str, model: str, chosen: str, count: float, resuming: bool) -> str:
@@ -49,7 +48,7 @@ def build(context: Context) -> TabHooks:
         label = model.strip() or None
 
         def work(job: Job) -> Any:
-            return api.train(source.strip(), label, preset=chosen, steps=int(count) or None, resume=resuming,
+            return distill.train(source.strip(), label, preset=chosen, steps=int(count) or None, resume=resuming,
                              progress=job.on_progress, cancel=job.cancel)
 
         what = "resuming" if resuming else "training"

@@ -6,20 +6,18 @@ from __future__ import annotations
 import html
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .. import humanize
-from ..sliders import header_sliders as sliders_of
-from ..sliders import not_offered
+from .. import human_size
 from .jobs import NOT_LOSSES
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..vocoders.compare import Comparison
+    from .. import ModelInfo
     from .jobs import Job
 
 # A dark-to-bright ramp for spectrograms (black, violet, red, orange, pale yellow).
@@ -92,9 +90,9 @@ def download_html(job: Job | None) -> str:
     for name, (file_done, file_total) in job.downloads.items():
         fraction = file_done / file_total if file_total else 0.0
         rows.append(f'{html.escape(name)} <progress class="distill-bar" max="1" value="{fraction:.4f}"></progress> '
-                    f'<span class="distill-bytes">{humanize.size(file_done)} / {humanize.size(file_total)}</span>')
+                    f'<span class="distill-bytes">{human_size(file_done)} / {human_size(file_total)}</span>')
     if job.downloads:
-        rows.append(f"{humanize.size(speed)}/s" + (f", ETA {_clock(eta)}" if job.running and eta is not None else ""))
+        rows.append(f"{human_size(speed)}/s" + (f", ETA {_clock(eta)}" if job.running and eta is not None else ""))
     if job.error:
         rows.append(error_html(job.error))
     return "<br>".join(rows)
@@ -106,18 +104,19 @@ def log_text(job: Job | None, kinds: tuple[str, ...], lines: int = 40) -> str:
     return "\n".join(job.log[-lines:])
 
 
-def facts_html(header: Mapping[str, Any], path: Path, size: int) -> str:
+def facts_html(model: ModelInfo, size: int) -> str:
     """A model's facts from its header: recordings, training, sliders, bundled vocoders."""
+    header, path = model.header, model.path
     training = header.get("training") or {}
-    rows = [("file", f"{path} ({humanize.size(size)})"), ("id", header.get("id")), ("created", header.get("created")),
+    rows = [("file", f"{path} ({human_size(size)})"), ("id", header.get("id")), ("created", header.get("created")),
             ("recordings", f"{training.get('files', '?')} files, {_clock(_number(training.get('seconds')))} of audio "
                            f"from {training.get('corpus_path', '?')}"),
             ("training", f"{training.get('steps', '?')} steps, preset {training.get('preset', '?')}")]
-    for slider in sliders_of(header):
+    for slider in model.sliders():
         unit = f" {slider['unit']}" if slider.get("unit") else ""
         rows.append((f"slider {slider['name']}", slider.get("info") or f"{slider['low']:.3g} … {slider['high']:.3g}"
                      f"{unit} (default {slider['default']:.3g})"))
-    rows += not_offered((header.get("sliders") or {}).get("rejected") or {})
+    rows += model.not_offered()
     for backend, state in (header.get("vocoder_state") or {}).items():
         trained = state.get("training", {}) if isinstance(state, dict) else {}
         amount = [f"{trained['steps']} steps" if "steps" in trained else "",
@@ -134,9 +133,9 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
-def comparison_html(result: Comparison, url: Callable[[Path], str] = file_url) -> str:
-    """The measurement table, then one row per held-out recording: the original and each backend's
-    rendering side by side as players."""
+def comparison_html(result: Any, url: Callable[[Path], str] = file_url) -> str:
+    """`distill.compare_vocoders`' result as the measurement table, then one row per held-out
+    recording: the original and each backend's rendering side by side as players."""
     head = ("<tr><th>vocoder</th><th>kind</th><th>ViSQOL ↑</th><th>log-mel L1 ↓</th><th>MR-STFT ↓</th>"
             "<th>pitch err (cents) ↓</th><th>speed</th></tr>")
     def cents(value: float | None) -> str:
@@ -164,20 +163,11 @@ def comparison_html(result: Comparison, url: Callable[[Path], str] = file_url) -
 def spectrogram(path: Path, height: int = 128, width: int = 640) -> Image.Image:
     """A log-mel picture of an audio file (low frequencies at the bottom), for the result cards."""
     import numpy as np
-    import soundfile
-    import torch
     from PIL import Image
 
-    from ..melspec import DISTILL_MEL
+    from .. import clip_log_mel
 
-    audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)
-    if rate != DISTILL_MEL.sample_rate:
-        from ..audio import resample
-
-        mono = resample(mono, rate, DISTILL_MEL.sample_rate)
-    with torch.inference_mode():
-        mel = DISTILL_MEL.mel(torch.from_numpy(np.ascontiguousarray(mono))).numpy()
+    mel = clip_log_mel(path)
     top = mel.max() if mel.size else 0.0
     level = np.clip((mel - (top - 8.0)) / 8.0, 0.0, 1.0)[::-1]  # 8 nats (~70 dB) of range
     ramp = np.array(_RAMP, dtype=np.float32)

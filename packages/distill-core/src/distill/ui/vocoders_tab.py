@@ -9,10 +9,9 @@ from typing import Any
 
 import gradio as gr
 
-from .. import api
-from ..errors import DistillError
-from ..plugins import installed_vocoders
-from ..vocoders.contract import trainable, weights_status
+import distill
+
+from .. import DistillError, vocoder_list
 from .app import Context, TabHooks, guarded, training_panel
 from .jobs import Job
 from .train_tab import loss_frame
@@ -23,10 +22,9 @@ KINDS = ("train-vocoder",)
 
 def backends_html() -> str:
     rows = []
-    for name, registered in installed_vocoders().items():
-        backend = registered.backend
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{backend.kind}</td><td>{weights_status(backend)}</td>"
-                    f"<td>{html.escape(backend.description)}</td></tr>")
+    for vocoder in vocoder_list():
+        rows.append(f"<tr><td>{html.escape(vocoder.name)}</td><td>{vocoder.kind}</td><td>{vocoder.weights}</td>"
+                    f"<td>{html.escape(vocoder.description)}</td></tr>")
     if not rows:
         return note_html('No vocoder installed: pip install "distill[hifigan]" or "distill[bigvgan]"')
     return ('<table class="distill-facts" id="voc-backends"><tr><th>backend</th><th>kind</th><th>weights</th>'
@@ -34,11 +32,11 @@ def backends_html() -> str:
 
 
 def downloadable() -> list[str]:
-    return [name for name, r in installed_vocoders().items() if r.backend.weights_present() is False]
+    return [vocoder.name for vocoder in vocoder_list() if vocoder.weights == "not downloaded"]
 
 
 def trainable_backends() -> list[str]:
-    return [name for name, r in installed_vocoders().items() if trainable(r.backend)]
+    return [vocoder.name for vocoder in vocoder_list() if vocoder.trainable]
 
 
 def build(context: Context) -> TabHooks:
@@ -68,7 +66,7 @@ def build(context: Context) -> TabHooks:
             raise DistillError("give a number of steps or of minutes, not both")
 
         def work(job: Job) -> Any:
-            return api.train_vocoder(name, backend=None if chosen == "auto" else chosen, steps=int(count) or None,
+            return distill.train_vocoder(name, backend=None if chosen == "auto" else chosen, steps=int(count) or None,
                                      minutes=float(budget) or None, resume=resuming, progress=job.on_progress,
                                      cancel=job.cancel)
 
@@ -85,7 +83,7 @@ def build(context: Context) -> TabHooks:
             raise DistillError("every installed vocoder already has its weights")
 
         def work(job: Job) -> None:
-            api.download_vocoder(name, job.on_download)
+            distill.download_vocoder(name, job.on_download)
 
         context.runner.start("download", f"downloading {name!r} weights", work)
         return note_html(f"downloading {name}…")
