@@ -28,6 +28,54 @@ def imports(path: Path, package: str) -> list[tuple[int, str, list[str]]]:
     return found
 
 
+def module_graph(root: Path = CORE) -> dict[str, set[str]]:
+    """Which modules of distill-core each one imports (at the top or inside a function): `from P import
+    name` needs P.name when that is a module, else P. The package facade `distill` (which imports the
+    whole API, and which modules read `__version__` from) is left out."""
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = (path, name if path.name == "__init__.py" else name.rsplit(".", 1)[0])
+    graph = {}
+    for name, (path, package) in modules.items():
+        needs = set()
+        for _, module, names in imports(path, package):
+            subs = {f"{module}.{n}" for n in names} & modules.keys()
+            needs |= subs or {module}
+        graph[name] = {m for m in needs if m in modules and m not in (name, "distill")}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
 def breaches_of_the_door(face: str, core: Path = CORE) -> list[str]:
     """What a face package (cli, ui) imports from distill other than its public names and itself."""
     own = f"distill.{face}"
@@ -50,6 +98,10 @@ def test_the_faces_use_only_the_api(face):
     assert breaches_of_the_door(face) == []
 
 
+def test_no_module_imports_one_that_imports_it():
+    assert cycles(module_graph()) == []
+
+
 def test_backends_use_only_the_plugin_api():
     out = []
     for path in sorted(PACKAGES.glob("distill-*/src/distill_*/**/*.py")):
@@ -60,10 +112,15 @@ def test_backends_use_only_the_plugin_api():
 
 
 def test_the_rules_catch_a_breach(tmp_path):
-    """The rule reads relative imports right: a CLI module reaching into distill.library is caught."""
-    face = tmp_path / "cli"
-    face.mkdir()
+    """The rules read relative imports right: a CLI module reaching into distill.library is caught, and
+    two modules importing each other (one inside a function) are a cycle."""
+    core = tmp_path / "distill"
+    face = core / "cli"
+    face.mkdir(parents=True)
     (face / "bad.py").write_text("from ..library import resolve_model\nfrom .. import model_info, _private\n"
                                  "from .output import echo_json\nimport distill.modelfile\n")
-    assert [b.split(" ", 1)[1] for b in breaches_of_the_door("cli", tmp_path)] == [
+    assert [b.split(" ", 1)[1] for b in breaches_of_the_door("cli", core)] == [
         "distill.library", "distill._private", "distill.modelfile"]
+    (face / "__init__.py").write_text("def main():\n    from .bad import echo_json\n")
+    (face / "output.py").write_text("from . import bad\n")
+    assert cycles(module_graph(core)) == [["distill.cli.bad", "distill.cli.output"]]

@@ -10,7 +10,7 @@ import gradio as gr
 import distill
 
 from .. import DistillError, safe_stem
-from .app import Context, TabHooks, guarded
+from .parts import Context, TabHooks, guarded
 from .views import comparison_html
 
 

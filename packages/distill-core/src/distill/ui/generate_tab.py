@@ -16,7 +16,7 @@ import gradio as gr
 import distill
 
 from .. import DEPTHS, FORMATS, NORMALIZE, DistillError, ExportSettings, Progress, model_info
-from .app import Context, TabHooks, guarded
+from .parts import Context, TabHooks, guarded
 from .views import error_html, note_html, spectrogram
 
 MAX_SLIDERS = 6  # sliders.MAX_SLIDERS; named controls: at most 4 qualities and 2 characters

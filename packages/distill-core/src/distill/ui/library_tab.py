@@ -22,7 +22,7 @@ from .. import (
     model_info,
     rename_model,
 )
-from .app import Context, TabHooks, guarded, model_names
+from .parts import Context, TabHooks, guarded, model_names
 from .views import facts_html, note_html
 
 COLUMNS = ["name", "files", "minutes of audio", "steps", "sliders", "bundled vocoders", "size (MB)", "created"]

@@ -13,8 +13,8 @@ import pandas as pd
 import distill
 
 from .. import TRAIN_PRESETS, DistillError, add_recordings
-from .app import Context, TabHooks, guarded, training_panel
 from .jobs import Job
+from .parts import Context, TabHooks, guarded, training_panel
 from .views import job_html, log_text, note_html, previews_html
 
 KINDS = ("train",)

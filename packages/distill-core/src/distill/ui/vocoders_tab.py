@@ -12,8 +12,8 @@ import gradio as gr
 import distill
 
 from .. import DistillError, vocoder_list
-from .app import Context, TabHooks, guarded, training_panel
 from .jobs import Job
+from .parts import Context, TabHooks, guarded, training_panel
 from .train_tab import loss_frame
 from .views import download_html, job_html, log_text, note_html
 
