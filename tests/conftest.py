@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from distill import plugins
 from distill.cli import cli
+from distill.plugin import host as plugins
 from distill.vocoders import selection
 
 # Every variable distill (or huggingface_hub under it) reads: a test sets what it needs itself.

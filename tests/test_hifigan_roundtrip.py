@@ -8,7 +8,7 @@ import numpy as np
 import soundfile
 import torch
 from distill.melspec import DISTILL_MEL
-from distill.vocoders.contract import VocoderTrainingRun
+from distill.plugin.contract import VocoderTrainingRun
 from distill_hifigan.backend import HiFiGAN
 from signals import harmonic_tone
 

@@ -1,6 +1,7 @@
 """The house's import rules (issue 26), read from the source: the CLI and the web UI reach distill
-only through its API (`import distill` / `from .. import NAME`, NAME public), and a vocoder backend
-only through `distill.plugin`."""
+only through its API (`import distill` / `from .. import NAME`, NAME public), a vocoder backend only
+through `distill.plugin`, no module imports one of a higher layer (docs/development.md), and no two
+modules import each other."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ import pytest
 
 PACKAGES = Path(__file__).resolve().parents[1] / "packages"
 CORE = PACKAGES / "distill-core" / "src" / "distill"
+LAYERS = [  # bottom up: each module of distill-core (or subpackage) by its first name under distill
+    ["errors", "names", "humanize", "files", "atomic", "threads", "devices", "progress", "checkpoint"],
+    ["audio", "melspec", "mrstft", "griffinlim", "melconvert", "audio_metrics", "descriptors"],  # signal
+    ["plugin"],  # the plugin surface: hooks, the vocoder contract, the plugin host
+    ["vae", "conditioning", "sliders", "latents", "prior", "model", "modelfile", "library", "slider_presets",
+     "ingest", "uploads", "train_settings", "training", "export", "examples"],  # the model and its files
+    ["pipeline", "previews", "vocoders", "controls", "calibration"],  # rendering and measuring
+    ["api"],
+    ["cli", "ui", "demo"],  # the faces
+]
 
 
 def imports(path: Path, package: str) -> list[tuple[int, str, list[str]]]:
@@ -98,6 +109,20 @@ def test_the_faces_use_only_the_api(face):
     assert breaches_of_the_door(face) == []
 
 
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a module of a higher layer than the importer's (a module missing from LAYERS is one)."""
+    def layer(module: str) -> int:
+        first = module.split(".")[1] if "." in module else "api"  # the package's facade is the API's
+        return next((i for i, names in enumerate(LAYERS) if first in names), -1)
+
+    out = [f"{m} is in no layer" for m in graph if layer(m) < 0]
+    return out + [f"{a} -> {b}" for a, needs in sorted(graph.items()) for b in sorted(needs) if layer(b) > layer(a)]
+
+
+def test_no_module_imports_a_higher_layer():
+    assert upward(module_graph()) == []
+
+
 def test_no_module_imports_one_that_imports_it():
     assert cycles(module_graph()) == []
 
@@ -112,8 +137,9 @@ def test_backends_use_only_the_plugin_api():
 
 
 def test_the_rules_catch_a_breach(tmp_path):
-    """The rules read relative imports right: a CLI module reaching into distill.library is caught, and
-    two modules importing each other (one inside a function) are a cycle."""
+    """The rules read relative imports right: a CLI module reaching into distill.library is caught, two
+    modules importing each other (one inside a function) are a cycle, signal code importing the
+    pipeline runs upward, and a new module must be given a layer."""
     core = tmp_path / "distill"
     face = core / "cli"
     face.mkdir(parents=True)
@@ -124,3 +150,7 @@ def test_the_rules_catch_a_breach(tmp_path):
     (face / "__init__.py").write_text("def main():\n    from .bad import echo_json\n")
     (face / "output.py").write_text("from . import bad\n")
     assert cycles(module_graph(core)) == [["distill.cli.bad", "distill.cli.output"]]
+    (core / "melspec.py").write_text("from .pipeline import x\n")
+    (core / "pipeline.py").write_text("")
+    (core / "extra.py").write_text("")
+    assert upward(module_graph(core)) == ["distill.extra is in no layer", "distill.melspec -> distill.pipeline"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soxr
 import torch
+from distill.melconvert import MelConverter
 from distill.melspec import DISTILL_MEL, MelSpec
-from distill.vocoders.melconvert import MelConverter
 from signals import band_noise, harmonic_tone
 
 SR = 44100

@@ -11,7 +11,7 @@ from typing import ClassVar
 import distill.plugin
 from conftest import run_cli, run_distill
 from distill.plugin import hookimpl
-from distill.plugins import get_plugins
+from distill.plugin.host import get_plugins
 
 
 def test_plugins_json_lists_working_and_broken_plugins():

@@ -6,8 +6,8 @@ import pytest
 import soundfile
 import torch
 from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
-from distill.plugins import PluginInfo, RegisteredVocoder, installed_vocoders
-from distill.vocoders.contract import VocoderTrainingRun
+from distill.plugin.contract import VocoderTrainingRun
+from distill.plugin.host import PluginInfo, RegisteredVocoder, installed_vocoders
 from distill.vocoders.selection import load_vocoder, select_vocoder
 from signals import harmonic_tone
 

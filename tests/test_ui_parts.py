@@ -81,7 +81,7 @@ def test_vocoder_menu_lists_what_can_render_and_what_auto_picks(model, monkeypat
     assert [(o.name, o.status) for o in choices.options] == [("hifigan-base", "weights present")]
     assert choices.auto == "hifigan-base" and "universal" in choices.reason
     monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "")
-    from distill import plugins
+    from distill.plugin import host as plugins
 
     plugins._hosts.clear()
     nothing = vocoder_choices(model)

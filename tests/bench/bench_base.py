@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 from distill.audio import read_audio
+from distill.griffinlim import griffin_lim
 from distill.melspec import DISTILL_MEL
 from distill.vocoders.compare import measure, reference_pitch
-from distill.vocoders.griffinlim import griffin_lim
 
 THEME = Path("/usr/share/sounds/freedesktop/stereo")
 

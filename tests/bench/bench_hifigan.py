@@ -317,7 +317,7 @@ def _race(contenders: dict[str, Any], rounds: int = 4) -> dict[str, float]:
 
 def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
     from distill.pipeline import vocode_stream
-    from distill.vocoders.contract import VocoderState
+    from distill.plugin.contract import VocoderState
     from distill_hifigan.backend import HiFiGAN
     from distill_hifigan.config import GeneratorConfig
     from distill_hifigan.denormals import flush_denormals
@@ -505,7 +505,7 @@ def level_gaps(render: Any, model_path: Path) -> dict[str, float]:
 
 
 def griffin_lim_rows(clips: list[np.ndarray], vae: Any) -> list[dict[str, Any]]:
-    from distill.vocoders.griffinlim import griffin_lim
+    from distill.griffinlim import griffin_lim
 
     rows = []
     for iterations in (32, 60):

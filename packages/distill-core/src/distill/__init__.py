@@ -55,13 +55,13 @@ from .library import (
 from .melspec import DISTILL_MEL, MelSpec
 from .modelfile import read_header, verify_model_file
 from .names import safe_stem
-from .plugins import installed_vocoders
+from .plugin.contract import TrainableVocoder, VocoderBase, VocoderState
+from .plugin.host import installed_vocoders
 from .progress import Interrupted, Progress
 from .slider_presets import delete_preset, get_preset, load_presets
 from .train_settings import PRESETS as TRAIN_PRESETS
 from .uploads import MAX_FILE_BYTES as MAX_UPLOAD_BYTES
 from .uploads import add_recordings
-from .vocoders.contract import TrainableVocoder, VocoderBase, VocoderState
 
 __all__ = [
     "DEPTHS",

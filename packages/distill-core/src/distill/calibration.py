@@ -75,8 +75,8 @@ def analyse_controls(model: LoadedModel, recordings: list[tuple[torch.Tensor, di
 
 def probe_renderer(model: LoadedModel) -> tuple[Renderer, str]:
     """The shipped base vocoder where it is installed (fast, offline), else Griffin-Lim."""
+    from .griffinlim import griffin_lim
     from .pipeline import vocode_stream
-    from .vocoders.griffinlim import griffin_lim
     from .vocoders.selection import installed_vocoders, load_vocoder, select_vocoder
 
     installed = installed_vocoders()

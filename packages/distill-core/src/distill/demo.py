@@ -41,8 +41,8 @@ def main(output: Path, quick: bool) -> None:
     from .cli.progress_view import ProgressView
     from .examples import make_example_corpus
     from .export import ExportSettings
-    from .plugins import installed_vocoders
-    from .vocoders.contract import trainable
+    from .plugin.contract import trainable
+    from .plugin.host import installed_vocoders
 
     started = time.monotonic()
     output = output.resolve()

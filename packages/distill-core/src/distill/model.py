@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .melspec import MelSpec
-from .vocoders.contract import VocoderState
+from .plugin.contract import VocoderState
 
 if TYPE_CHECKING:
     import torch

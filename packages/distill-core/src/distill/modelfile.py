@@ -31,8 +31,8 @@ from .errors import DistillError
 from .files import open_regular, parse_json
 from .melspec import MelSpec
 from .model import DistillModel, PriorState
+from .plugin.contract import VocoderState
 from .sliders import Control, Slider, SliderAnalysis
-from .vocoders.contract import VocoderState
 
 if TYPE_CHECKING:
     import torch

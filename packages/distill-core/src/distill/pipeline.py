@@ -24,10 +24,10 @@ from . import latents as lat
 from .errors import DistillError
 from .melspec import MelSpec
 from .model import DistillModel
+from .plugin.contract import VocoderBase
 from .prior import TrainedPrior
 from .sliders import SliderAnalysis
 from .vae import MelVAE
-from .vocoders.contract import VocoderBase
 
 MAX_SECONDS = 600.0
 MIN_SECONDS = 0.1

@@ -12,9 +12,9 @@ from .export import ExportSettings, write_audio
 from .melspec import MelSpec
 from .model import DistillModel
 from .pipeline import GenerationSettings, LoadedModel, clip_chunks
+from .plugin.contract import VocoderBase
 from .sliders import analyse
 from .vae import MelVAE
-from .vocoders.contract import VocoderBase
 from .vocoders.selection import load_vocoder, select_vocoder
 
 PREVIEW_SECONDS = 3.0

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import click
 
-    from ..plugins import PluginInfo
+    from ..plugin.host import PluginInfo
 
 
 def plugin_status() -> list[PluginInfo]:
     """Every plugin of the `distill` entry-point group, after running all its hooks (so their errors
     show)."""
-    from ..plugins import get_plugins
+    from ..plugin.host import get_plugins
 
     host = get_plugins()
     host.vocoders()
@@ -24,6 +24,6 @@ def plugin_status() -> list[PluginInfo]:
 
 def plugin_commands() -> dict[str, click.Command]:
     """The commands plugins add to `distill`, by name."""
-    from ..plugins import get_plugins
+    from ..plugin.host import get_plugins
 
     return dict(get_plugins().commands().commands)

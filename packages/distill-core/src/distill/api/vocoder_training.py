@@ -22,7 +22,7 @@ from .runs import one_length, start_run, unchanged
 if TYPE_CHECKING:
     from ..ingest import Corpus
     from ..model import DistillModel
-    from ..plugins import RegisteredVocoder
+    from ..plugin.host import RegisteredVocoder
 
 
 @attrs.frozen
@@ -56,7 +56,7 @@ def train_vocoder(
     from ..library import checkpoint_dir, resolve_model
     from ..modelfile import load_model, save_model
     from ..pipeline import LoadedModel
-    from ..vocoders.contract import VocoderTrainingRun
+    from ..plugin.contract import VocoderTrainingRun
     from ..vocoders.selection import select_vocoder
 
     report = Reporter(progress)
@@ -149,8 +149,8 @@ def _trainable_backend(model: DistillModel, requested: str | None, resumable: se
                        report: Reporter) -> RegisteredVocoder:
     """`requested`, else the trainable backend with a run to resume, else the one auto would rank
     first for this model (its priority, then its name)."""
-    from ..plugins import installed_vocoders
-    from ..vocoders.contract import trainable
+    from ..plugin.contract import trainable
+    from ..plugin.host import installed_vocoders
 
     installed = installed_vocoders()
     candidates = {name: r for name, r in installed.items() if trainable(r.backend)}

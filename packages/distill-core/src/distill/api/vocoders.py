@@ -36,8 +36,8 @@ class VocoderInfo:
 
 def vocoder_list() -> list[VocoderInfo]:
     """The installed vocoder backends, by name."""
-    from ..plugins import installed_vocoders
-    from ..vocoders.contract import trainable, weights_status
+    from ..plugin.contract import trainable, weights_status
+    from ..plugin.host import installed_vocoders
 
     return [VocoderInfo(name, r.backend.kind, r.backend.priority, r.backend.mel_spec, r.plugin.distribution,
                         r.plugin.version, weights_status(r.backend), trainable(r.backend), r.backend.description)
@@ -85,7 +85,7 @@ def vocoder_choices(model: str | os.PathLike[str]) -> VocoderChoices:
     """The installed backends that can render `model`, each with its state, and `auto`'s choice."""
     from ..library import resolve_model
     from ..modelfile import load_model
-    from ..plugins import installed_vocoders
+    from ..plugin.host import installed_vocoders
     from ..vocoders.selection import select_vocoder, vocoder_options
 
     loaded = load_model(resolve_model(str(model)))
@@ -101,7 +101,7 @@ def vocoder_choices(model: str | os.PathLike[str]) -> VocoderChoices:
 def download_vocoder(name: str, progress: Callable[[str, int, int], None] | None = None) -> None:
     """Fetch a backend's weights (e.g. BigVGAN's from the Hugging Face Hub), calling
     `progress(filename, bytes_done, bytes_total)` as bytes arrive."""
-    from ..plugins import installed_vocoders
+    from ..plugin.host import installed_vocoders
 
     vocoders = installed_vocoders()
     if name not in vocoders:

@@ -1,3 +1,3 @@
-"""Vocoders: the contract a backend implements (contract.py), choosing one for a model
-(selection.py), converting mels between recipes (melconvert.py), comparing backends on a model's
-held-out recordings (compare.py), and the Griffin-Lim baseline (griffinlim.py)."""
+"""Vocoders for a model: choosing one (selection.py) and comparing the backends on its held-out
+recordings (compare.py). What a backend is lives in distill.plugin (contract.py); the signal code
+they use (Griffin-Lim, mel conversion) beside the mel front end."""

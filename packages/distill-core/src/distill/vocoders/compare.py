@@ -30,16 +30,16 @@ from ..audio_metrics import (
     visqol,
 )
 from ..errors import DistillError
+from ..griffinlim import griffin_lim
 from ..melspec import MelSpec
 from ..pipeline import vocode_stream
 from ..threads import fit_threads
-from .griffinlim import griffin_lim
 from .selection import SEGMENT_SECONDS, load_vocoder, select_vocoder
 
 if TYPE_CHECKING:
     from ..model import DistillModel
-    from ..plugins import RegisteredVocoder
-    from .contract import DownloadProgress
+    from ..plugin.contract import DownloadProgress
+    from ..plugin.host import RegisteredVocoder
 
 MAX_SECONDS = 60.0  # of held-out audio measured: enough for stable numbers, quick to render
 GAP_SECONDS = 0.25  # of silence between held-out clips joined for ViSQOL and the pitch tracker
@@ -213,7 +213,7 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
             renderings: Path | None = None) -> Comparison:
     """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio;
     with `renderings`, write each held-out file and each backend's rendering of it there as WAV."""
-    from ..plugins import installed_vocoders
+    from ..plugin.host import installed_vocoders
 
     clips, note = held_out_audio(model, audio)
     spec = model.mel_spec

@@ -29,13 +29,13 @@ import attrs
 
 from ..errors import DistillError
 from ..melspec import MelSpec
-from ..plugins import RegisteredVocoder, installed_vocoders
-from .contract import VocoderBase, VocoderState
+from ..plugin.contract import VocoderBase, VocoderState
+from ..plugin.host import RegisteredVocoder, installed_vocoders
 
 if TYPE_CHECKING:
     import torch
 
-    from .melconvert import MelConverter
+    from ..melconvert import MelConverter
 
 
 class VocodableModel(Protocol):
@@ -288,7 +288,7 @@ class ConvertingVocoder(VocoderBase):
     kind = "universal"
 
     def __init__(self, inner: VocoderBase, source: MelSpec) -> None:
-        from .melconvert import MelConverter
+        from ..melconvert import MelConverter
 
         super().__init__(inner.device)
         self.inner = inner

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pluggy
 
+from ..melspec import MelSpec
 from . import hookspecs
-from .melspec import MelSpec
-from .vocoders.contract import KINDS, VocoderBase
+from .contract import KINDS, VocoderBase
 
 if TYPE_CHECKING:
     import click

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from ..melspec import MelSpec
+    from .melspec import MelSpec
 
 ITERATIONS = 32
 MOMENTUM = 0.99  # fast Griffin-Lim (Perraudin et al. 2013)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..melspec import MelSpec, _filterbank
+from .melspec import MelSpec, _filterbank
 
 if TYPE_CHECKING:
     import torch

@@ -1,4 +1,4 @@
-"""The hooks a distill plugin can implement. Plugins import `hookimpl` from here.
+"""The hooks a distill plugin can implement (plugins import `hookimpl` from `distill.plugin`).
 
 A plugin is a module exposed through the `distill` entry-point group, for example in its
 pyproject.toml:  [project.entry-points.distill]  myvocoder = "distill_myvocoder"
@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from .vocoders.contract import VocoderBase
+    from .contract import VocoderBase
 
 hookspec = pluggy.HookspecMarker("distill")
 hookimpl = pluggy.HookimplMarker("distill")
