@@ -8,12 +8,19 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from distill_bigvgan.pin import vendored_config
+from distill_bigvgan.pin import CONFIG_FILE
+
+
+def vendored_config() -> dict[str, Any]:
+    """The pinned model's config.json, as distill-bigvgan ships it (the full 44 kHz 128-band 512x generator)."""
+    data: dict[str, Any] = json.loads((resources.files("distill_bigvgan") / "data" / CONFIG_FILE).read_text("utf-8"))
+    return data
 
 REPO_ID = "nvidia/bigvgan_v2_44khz_128band_512x"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -18,6 +18,7 @@ from bigvgan_weights import (
     config_with,
     one_thread,  # noqa: F401  (an autouse fixture)
     reference_generator,
+    vendored_config,
 )
 from distill import DistillError
 from distill.examples import pluck, texture, tone
@@ -25,7 +26,6 @@ from distill.melspec import DISTILL_MEL
 from distill_bigvgan.checkpoint import CorruptCheckpoint, fold_weight_norm, read_checkpoint
 from distill_bigvgan.config import GeneratorConfig, check_distill_recipe
 from distill_bigvgan.generator import Generator
-from distill_bigvgan.pin import vendored_config
 
 
 def music_mel(seconds: float = 2.0, seed: int = 0) -> torch.Tensor:

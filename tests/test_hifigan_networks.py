@@ -12,15 +12,54 @@ import torch
 from distill.melspec import DISTILL_MEL
 from distill.pipeline import vocode_stream
 from distill_hifigan.backend import HiFiGAN
-from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig, receptive_field_frames
+from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig
 from distill_hifigan.data import Batch
-from distill_hifigan.denormals import flush_denormals, flushes_everywhere
+from distill_hifigan.denormals import flush_denormals
 from distill_hifigan.fast import FastGenerator
 from distill_hifigan.losses import mel_l1, multi_resolution_stft_loss
-from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm, generator_parameter_count
+from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
 from distill_hifigan.settings import TrainSettings
 from distill_hifigan.step import Networks, train_step
 from signals import band_noise, harmonic_tone
+
+
+# -- what the architecture should be, worked out by hand -------------------------------------------
+def _conv(cin: int, cout: int, kernel: int, groups: int = 1, weight_norm: bool = False) -> int:
+    # weights + bias, plus the per-output-channel magnitude `g` that weight norm adds while training
+    return cout * (cin // groups) * kernel + cout + (cout if weight_norm else 0)
+
+
+def generator_parameter_count(config: GeneratorConfig, training: bool = False) -> int:
+    """Parameters of `Generator(config)` from its architecture: folded (inference) or with weight norm."""
+    c, wn = config.channels, training
+    total = _conv(config.n_mels, c, 7, weight_norm=wn)
+    for i, kernel in enumerate(config.upsample_kernels):
+        cin, cout = c // 2**i, c // 2 ** (i + 1)
+        # a transposed convolution's weight is [cin, cout, k]; its weight-norm magnitude has cin entries
+        total += cin * cout * kernel + cout + (cin if wn else 0)
+        for kernel_size, dilations in zip(config.resblock_kernels, config.resblock_dilations, strict=True):
+            total += 2 * len(dilations) * _conv(cout, cout, kernel_size, weight_norm=wn)
+    return total + _conv(c // 2 ** len(config.upsample_rates), 1, 7, weight_norm=wn)
+
+
+def receptive_field_frames(config: GeneratorConfig) -> float:
+    """How far (in mel frames, each way) an output sample looks into its input: conv_pre's reach, each
+    transposed convolution's, and the widest residual block's at every stage's sample rate."""
+    reach = 3.0  # conv_pre, kernel 7
+    rate = 1
+    widest = max((k - 1) / 2 * (sum(d) + len(d)) for k, d in zip(config.resblock_kernels,
+                                                                  config.resblock_dilations, strict=True))
+    for up, kernel in zip(config.upsample_rates, config.upsample_kernels, strict=True):
+        reach += kernel / (2 * up) / rate  # a transposed conv reaches ~kernel / (2 * rate) inputs back
+        rate *= up
+        reach += widest / rate
+    return reach + 3 / rate  # conv_post, kernel 7
+
+
+def flushes_everywhere() -> bool:
+    """Whether every intra-op thread currently flushes subnormals to zero."""
+    tiny = torch.full((1 << 20,), 1e-39)  # large enough to be split across all threads
+    return bool((tiny * 1.0 == 0).all())
 
 
 def lively_generator(seed: int = 0) -> Generator:

@@ -119,6 +119,20 @@ def upward(graph: dict[str, set[str]]) -> list[str]:
     return out + [f"{a} -> {b}" for a, needs in sorted(graph.items()) for b in sorted(needs) if layer(b) > layer(a)]
 
 
+def test_the_demo_and_the_examples_use_only_the_api():
+    """The demo is a face too (it shows progress as the CLI does and synthesises its corpus with
+    examples.py, which needs nothing of distill)."""
+    allowed = {"distill", "distill.cli.progress_view", "distill.examples"}
+    found = []
+    for name in ("demo.py", "examples.py"):
+        for line, module, names in imports(CORE / name, "distill"):
+            if module == "distill":
+                found += [f"{name}:{line} distill.{n}" for n in names if n not in distill.__all__]
+            elif module.startswith("distill.") and (module not in allowed or name == "examples.py"):
+                found.append(f"{name}:{line} {module}")
+    assert found == []
+
+
 def test_no_module_imports_a_higher_layer():
     assert upward(module_graph()) == []
 

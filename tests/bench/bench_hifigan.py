@@ -558,7 +558,14 @@ def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction:
     from distill_hifigan.data import TrainingAudio
     from distill_hifigan.denormals import flush_denormals
     from distill_hifigan.fast import FastGenerator
-    from distill_hifigan.networks import Discriminators, Generator, folded_copy
+    from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
+
+    def folded_copy(generator: Generator) -> Generator:
+        """An inference copy of a training generator (deepcopy would share, and break, the parametrised class)."""
+        copy = Generator(generator.config).to(next(generator.parameters()).device)
+        copy.load_state_dict(generator.state_dict())
+        fold_weight_norm(copy)
+        return copy.eval().requires_grad_(False)
     from distill_hifigan.settings import TrainSettings
     from distill_hifigan.step import Networks, train_step
 

@@ -80,9 +80,3 @@ def load_pin() -> Pin:
     except json.JSONDecodeError as exc:
         raise DistillError(f"{source}: not valid JSON ({exc})") from None
     return Pin.from_json(data, source)
-
-
-def vendored_config() -> dict[str, Any]:
-    """The pinned model's config.json, as shipped (the full 44 kHz 128-band 512x generator)."""
-    data: dict[str, Any] = json.loads((resources.files(__package__) / "data" / CONFIG_FILE).read_text("utf-8"))
-    return data

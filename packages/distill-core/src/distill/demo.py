@@ -37,12 +37,10 @@ CLIPS: dict[str, tuple[float, dict[str, Any], str]] = {  # name: (seconds, gener
 @click.argument("output", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"))
 @click.option("--quick", is_flag=True, help="A tiny corpus and a few steps: the whole path in well under a minute.")
 def main(output: Path, quick: bool) -> None:
-    from . import api
+    import distill as api
+
     from .cli.progress_view import ProgressView
     from .examples import make_example_corpus
-    from .export import ExportSettings
-    from .plugin.contract import trainable
-    from .plugin.host import installed_vocoders
 
     started = time.monotonic()
     output = output.resolve()
@@ -55,18 +53,18 @@ def main(output: Path, quick: bool) -> None:
 
     click.echo("\n# distill.train")
     api.train(corpus, "demo", overwrite=True, restart=True, progress=view, steps=20 if quick else None)
-    vocoders = installed_vocoders()
+    vocoders = api.vocoder_list()
     if not vocoders:
         raise click.ClickException('no vocoder is installed: pip install "distill[hifigan]"')
-    click.echo("installed vocoders: " + ", ".join(f"{name} ({r.backend.kind})" for name, r in vocoders.items()))
-    if any(trainable(r.backend) for r in vocoders.values()):  # a short fine-tune, bundled into the model
+    click.echo("installed vocoders: " + ", ".join(f"{v.name} ({v.kind})" for v in vocoders))
+    if any(v.trainable for v in vocoders):  # a short fine-tune, bundled into the model
         click.echo("\n# distill.train_vocoder")
         short: dict[str, Any] = {"steps": 2, "batch_size": 2, "segment": 4096}
         api.train_vocoder("demo", restart=True, progress=view, **(short if quick else {"minutes": VOCODER_MINUTES}))
 
     clips = output / "clips"
     first, second = (str(p) for p in sorted(corpus.glob("*.wav"))[:2])
-    setting, said = _slider(api.load("demo").analysis)
+    setting, said = _slider(api.model_info("demo").sliders())
     words = {"FIRST": Path(first).name, "SECOND": Path(second).name, "SLIDER": said}
     warnings: set[str] = set()
     click.echo("\n# distill.generate")
@@ -74,7 +72,7 @@ def main(output: Path, quick: bool) -> None:
         resolved: dict[str, Any] = {key: setting if value == "SLIDER" else _endpoints(value, first, second)
                                     for key, value in arguments.items()}
         if "loudness" in resolved.get("sliders", {}):  # peak normalisation would undo it
-            resolved["export"] = ExportSettings.create(normalize="none")
+            resolved["export"] = api.ExportSettings.create(normalize="none")
         result = api.generate("demo", seconds=1.0 if quick else length, output=clips / f"{name}.wav",
                               overwrite=True, progress=view, **resolved)
         warnings.update(result.warnings)
@@ -88,18 +86,17 @@ def main(output: Path, quick: bool) -> None:
     click.echo(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} minutes; clips in {clips}")
 
 
-def _slider(analysis: Any) -> tuple[dict[str, float], str]:
+def _slider(sliders: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
     """The demo's slider setting, and its words: a named slider (loudness only if it is the only one)
     halfway up, with what it was measured to do (a model too briefly trained for any: its first slider of any kind)."""
-    from .sliders import describe
-
-    named = sorted((c for c in analysis.controls if not c.character), key=lambda c: c.name == "loudness")
-    named = named or analysis.controls  # loudness last: the other qualities are heard whatever the level
-    if named:
-        value = round(named[0].high / 2, 1)
-        return {named[0].name: value}, describe(named[0], value)
-    first = analysis.sliders[0]
-    return {"0": 2.0}, f"{first.name!r} moved to +2.0 (its range: {first.low:.1f} to {first.high:.1f})"
+    controls = [s for s in sliders if "info" in s]  # named sliders and characters; old sliders have no info
+    qualities = [s for s in controls if not s["name"].startswith("character")]
+    # loudness last: the other qualities are heard whatever the level
+    named = sorted(qualities, key=lambda s: s["name"] == "loudness") or controls
+    if named:  # what it does halfway up its range, as measured
+        return {named[0]["name"]: named[0]["high"] / 2}, named[0]["info"]
+    first = sliders[0]
+    return {"0": 2.0}, f"{first['name']!r} moved to +2.0 (its range: {first['low']:.1f} to {first['high']:.1f})"
 
 
 def _endpoints(value: Any, first: str, second: str) -> Any:

@@ -61,17 +61,3 @@ class DiscriminatorConfig:
     scales: int = 3
     width: float = 1.0
     slope: float = 0.1
-
-
-def receptive_field_frames(config: GeneratorConfig) -> float:
-    """How far (in mel frames, each way) an output sample looks into its input: conv_pre's reach, each
-    transposed convolution's, and the widest residual block's at every stage's sample rate."""
-    reach = 3.0  # conv_pre, kernel 7
-    rate = 1
-    widest = max((k - 1) / 2 * (sum(d) + len(d)) for k, d in zip(config.resblock_kernels,
-                                                                  config.resblock_dilations, strict=True))
-    for up, kernel in zip(config.upsample_rates, config.upsample_kernels, strict=True):
-        reach += kernel / (2 * up) / rate  # a transposed conv reaches ~kernel / (2 * rate) inputs back
-        rate *= up
-        reach += widest / rate
-    return reach + 3 / rate  # conv_post, kernel 7

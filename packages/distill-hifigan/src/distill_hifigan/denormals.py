@@ -31,12 +31,6 @@ def _restart_openmp_workers() -> bool:
     return False
 
 
-def flushes_everywhere() -> bool:
-    """Whether every intra-op thread currently flushes subnormals to zero."""
-    tiny = torch.full((1 << 20,), 1e-39)  # large enough to be split across all threads
-    return bool((tiny * 1.0 == 0).all())
-
-
 @contextlib.contextmanager
 def flush_denormals() -> Iterator[None]:
     """Treat subnormal floats as zero on every thread inside the block, then restore the default."""

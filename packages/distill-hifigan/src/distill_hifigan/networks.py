@@ -116,14 +116,6 @@ def fold_weight_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def folded_copy(generator: Generator) -> Generator:
-    """An inference copy of a training generator (deepcopy would share, and break, the parametrised class)."""
-    copy = Generator(generator.config).to(next(generator.parameters()).device)
-    copy.load_state_dict(generator.state_dict())
-    fold_weight_norm(copy)
-    return copy.eval().requires_grad_(False)
-
-
 def inference_generator(config: GeneratorConfig, weights: dict[str, torch.Tensor]) -> Generator:
     """A generator built from folded weights (conv_pre.weight, ...), in eval mode."""
     generator = Generator(config)
@@ -218,22 +210,3 @@ class Discriminators(nn.Module):
             scores.append(score)
             features.append(maps)
         return scores, features
-
-
-# -- counting ---------------------------------------------------------------------------------------
-def _conv(cin: int, cout: int, kernel: int, groups: int = 1, weight_norm: bool = False) -> int:
-    # weights + bias, plus the per-output-channel magnitude `g` that weight norm adds while training
-    return cout * (cin // groups) * kernel + cout + (cout if weight_norm else 0)
-
-
-def generator_parameter_count(config: GeneratorConfig, training: bool = False) -> int:
-    """Parameters of `Generator(config)` from its architecture: folded (inference) or with weight norm."""
-    c, wn = config.channels, training
-    total = _conv(config.n_mels, c, 7, weight_norm=wn)
-    for i, kernel in enumerate(config.upsample_kernels):
-        cin, cout = c // 2**i, c // 2 ** (i + 1)
-        # a transposed convolution's weight is [cin, cout, k]; its weight-norm magnitude has cin entries
-        total += cin * cout * kernel + cout + (cin if wn else 0)
-        for kernel_size, dilations in zip(config.resblock_kernels, config.resblock_dilations, strict=True):
-            total += 2 * len(dilations) * _conv(cout, cout, kernel_size, weight_norm=wn)
-    return total + _conv(c // 2 ** len(config.upsample_rates), 1, 7, weight_norm=wn)
