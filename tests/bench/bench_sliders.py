@@ -13,7 +13,7 @@ offered slider is set to half and to the whole of its safe range, each way, on h
   attack and density (counted by thresholds a louder or brighter sound crosses more often);
 - and every quality not offered, with the analysis' reason.
 
-With `--reanalyse`, the cached models are analysed again first (`distill model analyze`), e.g. after a
+With `--reanalyze`, the cached models are analysed again first (`distill model analyze`), e.g. after a
 change to the analysis. Run: python tests/bench/run.py sliders   (training: 3–5 minutes per corpus
 the first time; measuring: about a minute each)
 """
@@ -53,7 +53,7 @@ def measure(name: str) -> list[dict[str, Any]]:
     from distill.controls import Candidate
 
     model, _ = _model(name)
-    if "--reanalyse" in sys.argv:
+    if "--reanalyze" in sys.argv:
         distill.analyze(name)
         model = distill.load(name)
     analysis = model.analysis

@@ -54,7 +54,7 @@ COLOUR = ("loudness", "brightness", "noisiness", "pitch")
 AUDIBLE_CHANGE = {"brightness": 1.0, "loudness": 2.0, "noisiness": 0.2, "pitch": 1.0, "attack": 0.2, "density": 0.5}
 
 
-def analyse_controls(model: LoadedModel, recordings: list[tuple[torch.Tensor, dict[str, np.ndarray]]],
+def analyze_controls(model: LoadedModel, recordings: list[tuple[torch.Tensor, dict[str, np.ndarray]]],
                      on_probe: Callable[[int, int], None] | None = None) -> None:
     """Find, calibrate and store the controls of a model (in `model.model.sliders`) from its corpus:
     log-mels and per-frame descriptors of each recording (descriptors.frame_descriptors)."""

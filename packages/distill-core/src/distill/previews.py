@@ -13,7 +13,7 @@ from .melspec import MelSpec
 from .model import DistillModel
 from .pipeline import GenerationSettings, LoadedModel, clip_chunks
 from .plugin.contract import VocoderBase
-from .sliders import analyse
+from .sliders import analyze
 from .vae import MelVAE
 from .vocoders.selection import load_vocoder, select_vocoder
 
@@ -47,7 +47,7 @@ class PreviewMaker:
         try:
             model = DistillModel(name="preview", id="preview", mel_spec=self.mel_spec, vae_config=vae.config,
                                  vae_weights={k: v.detach().cpu() for k, v in vae.state_dict().items()},
-                                 sliders=analyse(vae, self.mels), training={})
+                                 sliders=analyze(vae, self.mels), training={})
             settings = GenerationSettings(seconds=PREVIEW_SECONDS, seed=0)
             path = self.folder / f"step-{step:06d}.wav"
             write_audio(clip_chunks(LoadedModel(model), settings, self.vocoder), self.vocoder.sample_rate,

@@ -241,7 +241,7 @@ def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a * b).sum()) / denominator if denominator > 0 else 0.0
 
 
-def analyse(vae: MelVAE, mels: list[torch.Tensor]) -> SliderAnalysis:
+def analyze(vae: MelVAE, mels: list[torch.Tensor]) -> SliderAnalysis:
     import torch
 
     latents, features = encode_corpus(vae, mels)

@@ -18,7 +18,7 @@ MIN_SLIDER_STEPS = 200  # a VAE trained less has not learned to follow what it i
 def measure_controls(vae: Any, sliders: Any, prior: Any, recordings: list[Any], report: Reporter, steps: int,
               spec: Any = None) -> Any:
     """The slider analysis with the model's named controls found and measured (calibration.py)."""
-    from ..calibration import analyse_controls
+    from ..calibration import analyze_controls
     from ..melspec import DISTILL_MEL
     from ..model import DistillModel
     from ..pipeline import LoadedModel
@@ -30,7 +30,7 @@ def measure_controls(vae: Any, sliders: Any, prior: Any, recordings: list[Any], 
     report.say("measuring the named sliders: rendering probes", phase="controls")
     probe = LoadedModel(DistillModel(name="probe", id="probe", mel_spec=spec or DISTILL_MEL, vae_config=vae.config,
                                      vae_weights=vae.state_dict(), sliders=sliders, training={}, prior=prior))
-    analyse_controls(probe, recordings, on_probe=lambda done, total: report.step("controls", done, total, {}))
+    analyze_controls(probe, recordings, on_probe=lambda done, total: report.step("controls", done, total, {}))
     return probe.model.sliders
 
 

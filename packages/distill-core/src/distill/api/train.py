@@ -55,7 +55,7 @@ def train(
     from ..melspec import DISTILL_MEL
     from ..model import DistillModel
     from ..previews import PreviewMaker
-    from ..sliders import analyse
+    from ..sliders import analyze
     from ..train_settings import TrainSettings, preset_settings, steps_for_epochs
     from ..training import CHECKPOINT_FORMAT, split_by_file, train_vae
 
@@ -112,8 +112,8 @@ def train(
         result = train_vae(data, settings, checkpoint, fingerprint=corpus.fingerprint, device=torch_device,
                            resume=resume, cancel=cancel, on_checkpoint=preview,
                            progress=lambda step, record: report.step("train", step, settings.steps, record))
-        report.say("analysing the latent space for sliders…", phase="analyse")
-        sliders = analyse(result.vae, mels)
+        report.say("analysing the latent space for sliders…", phase="analyze")
+        sliders = analyze(result.vae, mels)
         # A prior checkpoint belongs to one corpus and one finished VAE (a resume may train the VAE further).
         prior = _train_prior(result.vae, settings.steps, sliders, data, settings.seed, prior_checkpoint,
                              f"{corpus.fingerprint}:{result.steps}", resume, report, cancel)
