@@ -18,7 +18,7 @@ from distill_hifigan.denormals import flush_denormals
 from distill_hifigan.fast import FastGenerator
 from distill_hifigan.losses import mel_l1, multi_resolution_stft_loss
 from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
-from distill_hifigan.settings import TrainSettings
+from distill_hifigan.settings import VocoderSettings
 from distill_hifigan.step import Networks, train_step
 from signals import band_noise, harmonic_tone
 
@@ -174,7 +174,7 @@ def test_training_and_rendering_flush_subnormals_on_every_thread():
 def test_training_step_keeps_every_tensor_on_the_networks_device(adversarial):
     # On the meta device nothing is computed, but mixing in a CPU tensor raises: the same code then runs
     # on CUDA with its data where the networks are (an earlier tool left the data on the CPU).
-    settings = TrainSettings(batch_size=2, segment=4096)
+    settings = VocoderSettings(batch_size=2, segment=4096)
     nets = Networks(Generator(GeneratorConfig()), Discriminators(DiscriminatorConfig(width=0.125)), settings, "meta")
     batch = Batch(torch.randn(2, 128, 8), torch.randn(2, 1, 4096)).to("meta")
     assert batch.mel.device.type == batch.audio.device.type == "meta"

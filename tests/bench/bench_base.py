@@ -147,7 +147,7 @@ def speed_rows() -> list[dict[str, Any]]:
     from distill_hifigan.fast import FastGenerator
     from distill_hifigan.frame_generator import frame_generator
     from distill_hifigan.networks import Discriminators, Generator, fold_weight_norm
-    from distill_hifigan.settings import BASE_REFINE_ITERATIONS, FINETUNE, TrainSettings
+    from distill_hifigan.settings import BASE_REFINE_ITERATIONS, FINETUNE, VocoderSettings
     from distill_hifigan.step import FrameNetworks, Networks
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -173,14 +173,14 @@ def speed_rows() -> list[dict[str, Any]]:
              "ratio": round(best["hifigan"] / best["base"], 2)}]
     print(rows[-1], flush=True)
 
-    def batch(settings: TrainSettings) -> Batch:
+    def batch(settings: VocoderSettings) -> Batch:
         length = settings.batch_size * settings.segment
         seconds = length / 44100 + 0.1
         wave = torch.from_numpy(harmonic_tone(220, seconds) + band_noise(seconds, 500, 8000))
         y = wave[:length].reshape(settings.batch_size, 1, settings.segment)
         return Batch(DISTILL_MEL.mel(y[:, 0]), y)
 
-    old = TrainSettings()
+    old = VocoderSettings()
     discriminators = Discriminators(DiscriminatorConfig(width=old.disc_width))
     old_nets = Networks(Generator(GeneratorConfig()), discriminators, old, "cpu")
     tuned = FrameNetworks(frame_generator(config, DISTILL_MEL.filterbank(), weights), FINETUNE, "cpu")

@@ -372,7 +372,7 @@ def training_rows(batch: int = 8, segment: int = 8192) -> list[dict[str, Any]]:
     from distill_hifigan.data import Batch
     from distill_hifigan.denormals import flush_denormals
     from distill_hifigan.networks import Discriminators, Generator
-    from distill_hifigan.settings import TrainSettings
+    from distill_hifigan.settings import VocoderSettings
     from distill_hifigan.step import Networks, train_step
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -393,7 +393,7 @@ def training_rows(batch: int = 8, segment: int = 8192) -> list[dict[str, Any]]:
 
     def ours(width: float, adversarial: bool) -> Any:
         torch.manual_seed(0)
-        settings = TrainSettings(batch_size=batch, segment=segment, disc_width=width)
+        settings = VocoderSettings(batch_size=batch, segment=segment, disc_width=width)
         nets = Networks(Generator(GeneratorConfig()), Discriminators(DiscriminatorConfig(width=width)), settings, "cpu")
         noise = torch.Generator().manual_seed(0)
         return lambda: train_step(nets, Batch(mel, y), DISTILL_MEL, settings, adversarial, noise)
@@ -566,7 +566,7 @@ def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction:
         copy.load_state_dict(generator.state_dict())
         fold_weight_norm(copy)
         return copy.eval().requires_grad_(False)
-    from distill_hifigan.settings import TrainSettings
+    from distill_hifigan.settings import VocoderSettings
     from distill_hifigan.step import Networks, train_step
 
     loaded = load_model(model)
@@ -574,7 +574,7 @@ def design_curve(model: Path, label: str, steps: int, switch: int, vae_fraction:
     folder = Path(loaded.training["corpus_path"])
     held = set(loaded.training["validation_files"])
     files = [p for p in sorted(folder.glob("*.wav")) if p.name not in held]
-    settings = TrainSettings(vae_fraction=vae_fraction, **change)
+    settings = VocoderSettings(vae_fraction=vae_fraction, **change)
 
     def reconstruct(mel: torch.Tensor) -> torch.Tensor:
         return vae(mel[None], sample=False)[0][0]

@@ -41,11 +41,11 @@ from distill_hifigan.data import TrainingAudio  # noqa: E402
 from distill_hifigan.denormals import flush_denormals  # noqa: E402
 from distill_hifigan.frame_config import FrameGeneratorConfig  # noqa: E402
 from distill_hifigan.frame_generator import FrameGenerator  # noqa: E402
-from distill_hifigan.settings import TrainSettings  # noqa: E402
+from distill_hifigan.settings import VocoderSettings  # noqa: E402
 from distill_hifigan.step import frame_losses, frame_step  # noqa: E402
 
 CHECKPOINT_FORMAT = "distill-hifigan-base-pretraining"
-SETTINGS = TrainSettings(batch_size=16, segment=64 * 512, lr=4e-4, lr_decay=0.99995, vae_fraction=0.0,
+SETTINGS = VocoderSettings(batch_size=16, segment=64 * 512, lr=4e-4, lr_decay=0.99995, vae_fraction=0.0,
                          polarity=False, checkpoint_every=500)
 LOG_EVERY, VALIDATE_EVERY, CHECKPOINT_SECONDS = 100, 1000, 300.0
 

@@ -16,7 +16,7 @@ PRESETS = ("auto", "conservative", "balanced", "aggressive")
 
 
 @attrs.frozen
-class TrainSettings:
+class VAESettings:
     steps: int
     batch_size: int = 16
     lr: float = 1e-3
@@ -36,21 +36,21 @@ class TrainSettings:
         return {**config, "conditions": self.conditions} if self.conditions else config
 
 
-def preset_settings(preset: str, corpus_seconds: float) -> tuple[str, TrainSettings]:
+def preset_settings(preset: str, corpus_seconds: float) -> tuple[str, VAESettings]:
     """Settings for a preset, scaled to the amount of audio; `auto` picks the preset by corpus size."""
     if preset == "auto":
         preset = "conservative" if corpus_seconds < 30 else "aggressive" if corpus_seconds > 1800 else "balanced"
     if preset == "conservative":  # tiny corpora: a smaller network, stronger regularisation
         steps = min(3000, 600 + int(4 * corpus_seconds))
-        return preset, TrainSettings(steps=steps, channels=96, kl_weight=0.02)
+        return preset, VAESettings(steps=steps, channels=96, kl_weight=0.02)
     if preset == "balanced":
-        return preset, TrainSettings(steps=min(6000, 1000 + int(6 * corpus_seconds)))
+        return preset, VAESettings(steps=min(6000, 1000 + int(6 * corpus_seconds)))
     if preset == "aggressive":
-        return preset, TrainSettings(steps=min(20000, 3000 + int(8 * corpus_seconds)), channels=160, lr=8e-4)
+        return preset, VAESettings(steps=min(20000, 3000 + int(8 * corpus_seconds)), channels=160, lr=8e-4)
     raise DistillError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
-def steps_for_epochs(epochs: float, train_frames: int, settings: TrainSettings) -> int:
+def steps_for_epochs(epochs: float, train_frames: int, settings: VAESettings) -> int:
     """An epoch is as many steps as it takes to draw the training audio's length in segments once."""
     per_epoch = max(1, math.ceil(train_frames / (settings.segment_frames * settings.batch_size)))
     return max(1, math.ceil(epochs * per_epoch))

@@ -23,7 +23,7 @@ from .errors import DistillError
 from .melspec import DISTILL_MEL
 from .progress import Interrupted
 from .threads import fit_threads
-from .train_settings import TrainSettings
+from .train_settings import VAESettings
 from .vae import MelVAE, kl_divergence
 
 CHECKPOINT_FORMAT = "distill-training-checkpoint"
@@ -141,7 +141,7 @@ def reconstruction_l1(vae: MelVAE, mels: list[torch.Tensor], chunk: int = 8192) 
     return total / count
 
 
-def learning_rate(step: int, settings: TrainSettings) -> float:
+def learning_rate(step: int, settings: VAESettings) -> float:
     """Linear warm-up for 5% of the steps, then cosine decay to 5% of the peak."""
     warmup = max(1, settings.steps // 20)
     if step < warmup:
@@ -150,7 +150,7 @@ def learning_rate(step: int, settings: TrainSettings) -> float:
     return settings.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def kl_weight(step: int, settings: TrainSettings) -> float:
+def kl_weight(step: int, settings: VAESettings) -> float:
     """KL annealed in over the first 20% of the steps, so the latents learn to carry information first."""
     return settings.kl_weight * min(1.0, step / max(1, settings.steps // 5))
 
@@ -170,7 +170,7 @@ ProgressHook = Callable[[int, dict[str, float]], None]
 
 def train_vae(
     data: TrainingData,
-    settings: TrainSettings,
+    settings: VAESettings,
     checkpoint_path: Path,
     *,
     fingerprint: str,
@@ -207,7 +207,7 @@ def train_vae(
             raise DistillError(
                 f"the audio changed since checkpoint {checkpoint_path} was written; start over with --restart"
             )
-        if attrs.evolve(TrainSettings(**{"conditions": 0, **state["settings"]}), steps=settings.steps) != settings:
+        if attrs.evolve(VAESettings(**{"conditions": 0, **state["settings"]}), steps=settings.steps) != settings:
             raise DistillError(f"resuming {checkpoint_path} needs the settings it was started with")
         vae.load_state_dict(state["vae"])
         optimizer.load_state_dict(state["optimizer"])

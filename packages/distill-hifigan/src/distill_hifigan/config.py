@@ -54,7 +54,7 @@ class GeneratorConfig:
 class DiscriminatorConfig:
     """MPD (periods) and MSD (scales) as in HiFi-GAN; `width` scales every hidden channel count.
 
-    Full width (1.0) is ~70 M parameters and ~100x the generator's compute: see `TrainSettings.disc_width`.
+    Full width (1.0) is ~70 M parameters and ~100x the generator's compute: see `VocoderSettings.disc_width`.
     """
 
     periods: tuple[int, ...] = attrs.field(default=(2, 3, 5, 7, 11), converter=_tuple)

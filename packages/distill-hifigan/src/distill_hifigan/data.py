@@ -11,7 +11,7 @@ import attrs
 import torch
 from distill.plugin import DistillError, MelSpec, read_audio
 
-from .settings import TrainSettings
+from .settings import VocoderSettings
 
 
 @attrs.frozen(eq=False)
@@ -56,7 +56,7 @@ class TrainingAudio:
     def seconds(self) -> float:
         return sum(len(a) for a in self.audio) / self.mel_spec.sample_rate
 
-    def sample(self, settings: TrainSettings, generator: torch.Generator) -> Batch:
+    def sample(self, settings: VocoderSettings, generator: torch.Generator) -> Batch:
         """`settings.batch_size` random segments (files drawn with replacement, weighted by length, so a
         single short file, or fewer files than the batch size, is fine)."""
         rows, frames, hop = settings.batch_size, self.frames, self.hop

@@ -18,7 +18,7 @@ BASE_REFINE_ITERATIONS = 8
 
 
 @attrs.frozen
-class TrainSettings:
+class VocoderSettings:
     batch_size: int = 8
     segment: int = 8192  # samples: 16 mel frames at hop 512
     lr: float = 2e-4
@@ -48,11 +48,11 @@ class TrainSettings:
         return {**attrs.asdict(self), "betas": list(self.betas)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+    def from_dict(cls, data: dict[str, Any]) -> VocoderSettings:
         return cls(**data)
 
 
 # Fine-tuning the frame-rate generator from the shipped base: regression only (no discriminators), at a
 # fraction of the pretraining rate so the base's general knowledge is refined, not overwritten.
-FINETUNE = TrainSettings(batch_size=8, segment=64 * 512, lr=5e-5, warmup_lr=5e-5, lr_decay=1.0, warmup_fraction=1.0,
+FINETUNE = VocoderSettings(batch_size=8, segment=64 * 512, lr=5e-5, warmup_lr=5e-5, lr_decay=1.0, warmup_fraction=1.0,
                          polarity=False)

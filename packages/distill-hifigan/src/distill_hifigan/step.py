@@ -20,13 +20,13 @@ from .losses import (
     phase_loss,
 )
 from .networks import Discriminators, Generator
-from .settings import TrainSettings
+from .settings import VocoderSettings
 
 
 class Networks:
     """The generator, the discriminators and their optimisers: what a checkpoint holds besides the step."""
 
-    def __init__(self, generator: Generator, discriminators: Discriminators, settings: TrainSettings,
+    def __init__(self, generator: Generator, discriminators: Discriminators, settings: VocoderSettings,
                  device: str) -> None:
         self.device = torch.device(device)
         self.generator = generator.to(self.device).train()
@@ -50,7 +50,7 @@ class Networks:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 
-    def step(self, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
+    def step(self, batch: Batch, mel_spec: MelSpec, settings: VocoderSettings, adversarial: bool,
              noise: torch.Generator) -> dict[str, torch.Tensor]:
         return train_step(self, batch, mel_spec, settings, adversarial, noise)
 
@@ -58,7 +58,7 @@ class Networks:
 class FrameNetworks:
     """A frame-rate generator and its optimiser: trained by regression, with no discriminators."""
 
-    def __init__(self, generator: FrameGenerator, settings: TrainSettings, device: str) -> None:
+    def __init__(self, generator: FrameGenerator, settings: VocoderSettings, device: str) -> None:
         self.device = torch.device(device)
         self.generator = generator.to(self.device).train()
         self.opt_g = torch.optim.AdamW(self.generator.parameters(), settings.lr, betas=settings.betas)
@@ -74,12 +74,12 @@ class FrameNetworks:
         self.generator.load_state_dict(state["generator"])
         self.opt_g.load_state_dict(state["opt_g"])
 
-    def step(self, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
+    def step(self, batch: Batch, mel_spec: MelSpec, settings: VocoderSettings, adversarial: bool,
              noise: torch.Generator) -> dict[str, torch.Tensor]:
         return frame_step(self.generator, self.opt_g, batch, mel_spec, settings)
 
 
-def train_step(nets: Networks, batch: Batch, mel_spec: MelSpec, settings: TrainSettings, adversarial: bool,
+def train_step(nets: Networks, batch: Batch, mel_spec: MelSpec, settings: VocoderSettings, adversarial: bool,
                noise: torch.Generator) -> dict[str, torch.Tensor]:
     """Update the networks on one batch (already moved to `nets.device`); returns the losses."""
     for tensor in (batch.mel, batch.audio):
@@ -143,7 +143,7 @@ def frame_losses(generator: FrameGenerator, batch: Batch, mel_spec: MelSpec) -> 
 
 
 def frame_step(generator: FrameGenerator, optimizer: torch.optim.Optimizer, batch: Batch, mel_spec: MelSpec,
-               settings: TrainSettings) -> dict[str, torch.Tensor]:
+               settings: VocoderSettings) -> dict[str, torch.Tensor]:
     """One regression update of a frame-rate generator; returns its detached losses."""
     losses = frame_losses(generator, batch, mel_spec)
     loss = (settings.mel_weight * losses["mel"] + settings.stft_weight * losses["stft"]

@@ -33,7 +33,7 @@ from .denormals import flush_denormals
 from .frame_config import FrameGeneratorConfig, generator_config_from_dict
 from .frame_generator import FrameGenerator, frame_generator
 from .networks import Discriminators, Generator, fold_weight_norm
-from .settings import DEFAULT_STEPS, FINETUNE, TrainSettings
+from .settings import DEFAULT_STEPS, FINETUNE, VocoderSettings
 from .step import FrameNetworks, Networks
 
 CHECKPOINT_FORMAT = "distill-hifigan-checkpoint"
@@ -74,8 +74,8 @@ def checkpoint_path(run: VocoderTrainingRun) -> Path:
     return run.checkpoint_dir / CHECKPOINT_NAME
 
 
-def _resumed_settings(run: VocoderTrainingRun, state: dict[str, Any], path: Path) -> TrainSettings:
-    settings = TrainSettings.from_dict(state["settings"])
+def _resumed_settings(run: VocoderTrainingRun, state: dict[str, Any], path: Path) -> VocoderSettings:
+    settings = VocoderSettings.from_dict(state["settings"])
     if run.checkpoint_every:  # how often to save does not change what is learnt
         settings = attrs.evolve(settings, checkpoint_every=run.checkpoint_every)
     if run.model_id and state["model_id"] != run.model_id:
@@ -91,13 +91,13 @@ def _resumed_settings(run: VocoderTrainingRun, state: dict[str, Any], path: Path
     return settings
 
 
-def _planned_switch(budget: Budget, settings: TrainSettings) -> int | None:
+def _planned_switch(budget: Budget, settings: VocoderSettings) -> int | None:
     if budget.minutes is not None:
         return None  # decided by the clock, see `_update_switch`
     return round(settings.warmup_fraction * (budget.steps or DEFAULT_STEPS))
 
 
-def _update_switch(progress: Progress, budget: Budget, settings: TrainSettings) -> None:
+def _update_switch(progress: Progress, budget: Budget, settings: VocoderSettings) -> None:
     if progress.switch is not None and progress.switch <= progress.step:
         return  # adversarial training started: it stays on, also when a finished run is extended
     if budget.minutes is None:
@@ -106,7 +106,7 @@ def _update_switch(progress: Progress, budget: Budget, settings: TrainSettings) 
         progress.switch = progress.step
 
 
-def _lr(step: int, progress: Progress, settings: TrainSettings) -> float:
+def _lr(step: int, progress: Progress, settings: VocoderSettings) -> float:
     base = settings.lr if progress.adversarial() else settings.warmup_lr
     return base * settings.lr_decay**step
 
@@ -116,7 +116,7 @@ def _summary(recent: list[dict[str, float]]) -> dict[str, float]:
     return {key: sum(r[key] for r in recent if key in r) / sum(key in r for r in recent) for key in sorted(keys)}
 
 
-def _networks(run: VocoderTrainingRun, settings: TrainSettings, config: GeneratorConfig | FrameGeneratorConfig,
+def _networks(run: VocoderTrainingRun, settings: VocoderSettings, config: GeneratorConfig | FrameGeneratorConfig,
               discriminator_config: DiscriminatorConfig | None,
               start: dict[str, torch.Tensor] | None) -> Networks | FrameNetworks:
     if isinstance(config, FrameGeneratorConfig):
@@ -128,7 +128,7 @@ def _networks(run: VocoderTrainingRun, settings: TrainSettings, config: Generato
 @attrs.frozen
 class RunResult:
     generator: Generator | FrameGenerator  # ready for inference (weight norm folded), on the CPU
-    settings: TrainSettings
+    settings: VocoderSettings
     progress: Progress
     audio_seconds: float
     files: int
@@ -136,7 +136,7 @@ class RunResult:
 
 def run_training(
     run: VocoderTrainingRun,
-    settings: TrainSettings,
+    settings: VocoderSettings,
     generator_config: GeneratorConfig | FrameGeneratorConfig,
     discriminator_config: DiscriminatorConfig | None,
     version: str,
@@ -199,7 +199,7 @@ def run_training(
     return RunResult(generator, settings, progress, audio.seconds, len(run.audio_files))
 
 
-def _loop(run: VocoderTrainingRun, settings: TrainSettings, budget: Budget, nets: Networks | FrameNetworks,
+def _loop(run: VocoderTrainingRun, settings: VocoderSettings, budget: Budget, nets: Networks | FrameNetworks,
           audio: TrainingAudio,
           sampler: torch.Generator, noise: torch.Generator, progress: Progress, total: int,
           checkpoint: Callable[[], None], path: Path) -> None:
@@ -241,7 +241,7 @@ def train_state(run: VocoderTrainingRun, version: str, log: Callable[[str], None
 
     from .base import load_base
 
-    defaults = TrainSettings() if run.from_scratch else FINETUNE
+    defaults = VocoderSettings() if run.from_scratch else FINETUNE
     settings = attrs.evolve(defaults, batch_size=run.batch_size or defaults.batch_size,
                             segment=run.segment or defaults.segment, seed=run.seed,
                             checkpoint_every=run.checkpoint_every or defaults.checkpoint_every)

@@ -56,7 +56,7 @@ def train(
     from ..model import DistillModel
     from ..previews import PreviewMaker
     from ..sliders import analyze
-    from ..train_settings import TrainSettings, preset_settings, steps_for_epochs
+    from ..train_settings import VAESettings, preset_settings, steps_for_epochs
     from ..training import CHECKPOINT_FORMAT, split_by_file, train_vae
 
     report = Reporter(progress)
@@ -88,7 +88,7 @@ def train(
                             batch_size=batch_size or settings.batch_size, lr=lr or settings.lr)
     if resume:  # an interrupted run goes on exactly as it started; only its length may change
         # (runs started before conditioning have no "conditions": their VAE has none)
-        settings = TrainSettings(**{"conditions": 0, **load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["settings"]})
+        settings = VAESettings(**{"conditions": 0, **load_checkpoint(checkpoint, CHECKPOINT_FORMAT)["settings"]})
         chosen_preset = "resumed"
     data = split_by_file(mels, [f.relative for f in corpus.files], settings.seed, pitches)
     if epochs:
