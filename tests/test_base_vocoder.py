@@ -21,7 +21,7 @@ from distill.modelfile import load_model
 from distill.pipeline import vocode_stream
 from distill_bigvgan.pin import PIN_ENV
 from distill_bigvgan.weights import ENDPOINT_ENV, WEIGHTS_ENV
-from distill_hifigan.backend import HiFiGANBase
+from distill_hifigan.backend import PretrainedBase
 from distill_hifigan.base import BASE_WEIGHTS, load_base
 from distill_hifigan.frame_generator import FrameGenerator, analysis_stft
 from signals import band_noise, harmonic_tone
@@ -31,8 +31,8 @@ BOTH = {"DISTILL_LOAD_PLUGINS": "distill-hifigan,distill-bigvgan"}
 
 
 @pytest.fixture(scope="module")
-def base() -> HiFiGANBase:
-    return HiFiGANBase.load()
+def base() -> PretrainedBase:
+    return PretrainedBase.load()
 
 
 def test_the_base_ships_in_the_package_with_its_provenance():

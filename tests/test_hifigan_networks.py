@@ -11,7 +11,7 @@ import pytest
 import torch
 from distill.melspec import DISTILL_MEL
 from distill.pipeline import vocode_stream
-from distill_hifigan.backend import HiFiGAN
+from distill_hifigan.backend import FineTunedVocoder
 from distill_hifigan.config import DiscriminatorConfig, GeneratorConfig
 from distill_hifigan.data import Batch
 from distill_hifigan.denormals import flush_denormals
@@ -144,13 +144,13 @@ def test_receptive_field_is_what_the_render_overlap_assumes():
     touched = torch.nonzero(influence > 0).flatten()
     measured = max(centre - int(touched.min()), int(touched.max()) - centre)
     assert measured <= math.ceil(reach) and measured >= reach - 2, (measured, reach)
-    assert HiFiGAN.overlap_frames >= 2 * (2 * math.ceil(reach) + 1)  # twice the whole receptive field
-    assert HiFiGAN.window_frames > 2 * HiFiGAN.overlap_frames
+    assert FineTunedVocoder.overlap_frames >= 2 * (2 * math.ceil(reach) + 1)  # twice the whole receptive field
+    assert FineTunedVocoder.window_frames > 2 * FineTunedVocoder.overlap_frames
 
 
 def test_windowed_render_matches_a_single_pass():
-    vocoder = HiFiGAN(FastGenerator(lively_generator()), state=None)  # type: ignore[arg-type]
-    seconds = (2 * HiFiGAN.window_frames + 50) * 512 / 44100  # two joins
+    vocoder = FineTunedVocoder(FastGenerator(lively_generator()), state=None)  # type: ignore[arg-type]
+    seconds = (2 * FineTunedVocoder.window_frames + 50) * 512 / 44100  # two joins
     wave = harmonic_tone(330, seconds) + band_noise(seconds, 2000, 8000)
     mel = DISTILL_MEL.mel(torch.from_numpy(wave))
     windowed = np.concatenate(list(vocode_stream(vocoder, mel)))

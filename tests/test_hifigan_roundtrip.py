@@ -9,7 +9,7 @@ import soundfile
 import torch
 from distill.melspec import DISTILL_MEL
 from distill.plugin.contract import VocoderTrainingRun
-from distill_hifigan.backend import HiFiGAN
+from distill_hifigan.backend import FineTunedVocoder
 from signals import harmonic_tone
 
 
@@ -23,8 +23,8 @@ def test_a_tone_survives_the_round_trip(tmp_path):
     soundfile.write(tmp_path / "tone.wav", tone, 44100)
     run = VocoderTrainingRun(audio_files=(tmp_path / "tone.wav",), mel_spec=DISTILL_MEL,
                              checkpoint_dir=tmp_path / "ckpt", steps=200, batch_size=2, segment=4096)
-    state = HiFiGAN.train(run)
-    vocoder = HiFiGAN.load(state)
+    state = FineTunedVocoder.train(run)
+    vocoder = FineTunedVocoder.load(state)
 
     mel = DISTILL_MEL.mel(torch.from_numpy(tone))
     rendered = vocoder.render(mel[None])[0]

@@ -71,9 +71,9 @@ def renderer(vocoder: Any, refine: int | None = None) -> Any:
 
 def base_renderer(refine: int | None = None) -> Any:
     """The base as `generate` renders it, or with `refine` Griffin-Lim iterations instead of its own."""
-    from distill_hifigan.backend import HiFiGANBase
+    from distill_hifigan.backend import PretrainedBase
 
-    return renderer(HiFiGANBase.load(), refine)
+    return renderer(PretrainedBase.load(), refine)
 
 
 def rows_for(corpus: str, clips: list[tuple[str, np.ndarray]], renderers: dict[str, Any]) -> list[dict[str, Any]]:
@@ -217,9 +217,9 @@ def run() -> list[dict[str, Any]]:
 def state_renderer(model: Path, refine: int = 0) -> Any:
     """A model's bundled hifigan state as `generate` renders it, or refined as the base is (`refine`)."""
     from distill.modelfile import load_model
-    from distill_hifigan.backend import HiFiGAN
+    from distill_hifigan.backend import FineTunedVocoder
 
-    return renderer(HiFiGAN.load(load_model(model).vocoder_state["hifigan"]), refine)
+    return renderer(FineTunedVocoder.load(load_model(model).vocoder_state["hifigan"]), refine)
 
 
 def real_model(workdir: Path) -> tuple[Path, dict[str, str]]:

@@ -318,7 +318,7 @@ def _race(contenders: dict[str, Any], rounds: int = 4) -> dict[str, float]:
 def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
     from distill.pipeline import vocode_stream
     from distill.plugin.contract import VocoderState
-    from distill_hifigan.backend import HiFiGAN
+    from distill_hifigan.backend import FineTunedVocoder
     from distill_hifigan.config import GeneratorConfig
     from distill_hifigan.denormals import flush_denormals
 
@@ -328,7 +328,7 @@ def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
     reference.load_state_dict(weights)
     reference.eval()
     state = VocoderState("hifigan", "bench", {"generator": GeneratorConfig().to_dict()}, weights)
-    ours = HiFiGAN.load(state)
+    ours = FineTunedVocoder.load(state)
     bf16 = copy.deepcopy(ours.generator).to(torch.bfloat16)
     rows = []
     for seconds in (5.0, 20.0):
@@ -355,7 +355,7 @@ def inference_rows(workdir: Path | None = None) -> list[dict[str, Any]]:
             bf16_cost = float((DISTILL_MEL.mel(ours_bf16()[0, 0]) - DISTILL_MEL.mel(expected)).abs().mean())
         base = min(times["reference"], times["reference + flush-to-zero"])
         labels = {"reference": "reference V2 generator (jik876-style)", "ours": "ours, one pass",
-                  "ours, windows": f"ours, {HiFiGAN.window_frames}-frame windows (what generate runs)",
+                  "ours, windows": f"ours, {FineTunedVocoder.window_frames}-frame windows (what generate runs)",
                   "ours, bfloat16": "ours in bfloat16 (AVX-512-BF16; no AMX here)"}
         extra = {"ours": {"max |ours - reference|": f"{same:.1e}"},
                  "ours, bfloat16": {"log-mel L1 vs float32": round(bf16_cost, 4)}}
@@ -519,7 +519,7 @@ def quality_rows(workdir: Path) -> list[dict[str, Any]]:
     """`distill train-vocoder --minutes M` on the demo model, M = 5, 15, 30, each a fresh run; then the
     30-minute run resumed to 60 minutes (`--resume --minutes 60`: 30 more minutes, all adversarial)."""
     from distill.modelfile import load_model
-    from distill_hifigan.backend import HiFiGAN
+    from distill_hifigan.backend import FineTunedVocoder
 
     model, env = demo_model(workdir)
     clips, vae = held_out(model)
@@ -535,7 +535,7 @@ def quality_rows(workdir: Path) -> list[dict[str, Any]]:
             _distill("train-vocoder", str(path), "--backend", "hifigan", "--minutes", str(minutes), "--json",
                      *(["--resume"] if resume else []), env=env)
         state = load_model(path).vocoder_state["hifigan"]
-        vocoder = HiFiGAN.load(state)
+        vocoder = FineTunedVocoder.load(state)
         rows.append({"vocoder": f"hifigan after {minutes} min", "steps": state.training["steps"],
                      "warm-up steps": state.training["warmup_steps"],
                      **metrics(lambda mel, v=vocoder: v.render(mel[None])[0], clips, vae),

@@ -20,7 +20,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 @hookimpl
 def register_vocoders(register: Callable[[Any], None]) -> None:
-    from .backend import HiFiGAN, HiFiGANBase
+    from .backend import FineTunedVocoder, PretrainedBase
 
-    register(HiFiGAN)
-    register(HiFiGANBase)
+    register(FineTunedVocoder)
+    register(PretrainedBase)
