@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from distill.api import generation as loaded_models
 from distill.cli import cli
 from distill.plugin import host as plugins
 from distill.vocoders import selection
@@ -35,10 +36,12 @@ def fresh_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[N
     plugins._hosts.clear()
     selection._loaded.clear()
     selection._loaded_from_state.clear()
+    loaded_models._loaded.clear()
     yield
     plugins._hosts.clear()
     selection._loaded.clear()
     selection._loaded_from_state.clear()
+    loaded_models._loaded.clear()
 
 
 @pytest.fixture

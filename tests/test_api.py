@@ -86,6 +86,14 @@ def test_the_whole_cycle_through_the_python_api(tmp_path, monkeypatch):
     assert again.clips[0].path.parent == tmp_path / "replayed"
     assert np.array_equal(soundfile.read(again.clips[0].path)[0], soundfile.read(result.clips[0].path)[0])
 
+    # A model is read once while its file is unchanged (the web UI renders again and again); a file
+    # replaced (here by a rename, which rewrites it) is read anew.
+    assert distill.load("cut") is distill.load("cut")
+    kept = distill.load("cut")
+    distill.rename_model("cut", "cut2")
+    distill.rename_model("cut2", "cut")
+    assert distill.load("cut") is not kept and distill.load("cut").model.id == kept.model.id
+
     # A cancelled render writes nothing.
     cancel = threading.Event()
     cancel.set()

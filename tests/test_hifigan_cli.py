@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,37 @@ def test_ctrl_c_saves_a_checkpoint_and_prints_the_resume_command(vae_model, tmp_
     command = ["distill", "train-vocoder", str(path), "--backend", "hifigan", "--resume"]
     assert f"Resume with: {shlex.join(command)}" in stderr
     assert read_header(path)["vocoder_state"] == {}
+
+
+_OPENED: list[str] | None = None  # while a list: every file path opened in this process
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+def test_train_vocoder_reads_the_model_once_and_decodes_each_recording_once(vae_model, tmp_path, monkeypatch):
+    """Counted in the process itself (Python's audit hook sees every file opened): the model file is
+    opened twice (its header checked, then read whole), never again before saving; each recording of the
+    corpus is decoded once, though the scan, the training data and the held-out measurement read it."""
+    global _OPENED
+    import distill
+    from distill.audio import DECODED
+    from distill.plugin import host
+
+    monkeypatch.setenv("DISTILL_LOAD_PLUGINS", PLUGINS["DISTILL_LOAD_PLUGINS"])
+    host._hosts.clear()
+    path = tmp_path / "once.distill"
+    shutil.copyfile(vae_model["model"], path)
+    sys.addaudithook(_audit)
+    before, _OPENED = DECODED.decodes, []
+    try:
+        distill.train_vocoder(path, backend="hifigan", steps=2, batch_size=2, segment=4096, seed=5)
+        opened = _OPENED
+    finally:
+        _OPENED = None
+    assert opened.count(str(path)) == 2, opened
+    recordings = sorted(vae_model["corpus"].glob("*.wav"))
+    assert DECODED.decodes - before == len(recordings) == 5
+    assert all(opened.count(str(r)) >= 2 for r in recordings)  # each read for its hash at least twice

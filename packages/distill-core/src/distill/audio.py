@@ -2,16 +2,26 @@
 
 Files stream through in blocks, mixed to mono and resampled as they go, so an hour of 8-channel
 192 kHz audio never needs its multichannel float copy in memory. Nothing here writes files.
+
+Inside `decoded_once()`, decoded files are kept (up to CACHE_BYTES, the least recently read dropped
+first), keyed by the hash of the file's bytes and the sample rate: `distill train-vocoder` reads a
+corpus three times (the scan, the vocoder's training data, its held-out measurement) and decodes each
+file once (hashing a file costs a small part of decoding and resampling it). Outside, nothing is kept.
 numpy, soundfile and soxr are imported inside functions: the CLI must start without them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import attrs
 
@@ -23,6 +33,7 @@ if TYPE_CHECKING:
 
 TARGET_RATE = 44100
 BLOCK_FRAMES = 2**18  # 8 MB per block for 8 float32 channels
+CACHE_BYTES = 256 * 10**6  # about 24 minutes of decoded mono audio at 44.1 kHz
 
 # libsndfile reads a file cut short without complaint, but its log notes the header's data size
 # against what is really there, e.g. "data : 88200 (should be 44079)" (WAV), "SSND : ..." (AIFF),
@@ -67,23 +78,87 @@ class AudioFile:
     seconds: float  # of `audio`, after resampling
 
 
+class _Decoded:
+    """The decoded-file cache while `users` is above 0, and how many files were decoded (all told)."""
+
+    def __init__(self) -> None:
+        self.files: OrderedDict[tuple[object, ...], AudioFile] = OrderedDict()
+        self.bytes = 0
+        self.decodes = 0
+        self.users = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], path: Path) -> AudioFile | None:
+        with self.lock:
+            found = self.files.get(key) if self.users else None
+            if found is None:
+                return None
+            self.files.move_to_end(key)
+        return attrs.evolve(found, path=path, audio=found.audio.copy())  # a caller may change its copy
+
+    def put(self, key: tuple[object, ...], decoded: AudioFile) -> None:
+        with self.lock:
+            if not self.users or decoded.audio.nbytes > CACHE_BYTES or key in self.files:
+                return
+            self.files[key] = attrs.evolve(decoded, audio=decoded.audio.copy())
+            self.bytes += decoded.audio.nbytes
+            while self.bytes > CACHE_BYTES:
+                self.bytes -= self.files.popitem(last=False)[1].audio.nbytes
+
+
+DECODED = _Decoded()
+
+
+@contextlib.contextmanager
+def decoded_once() -> Iterator[None]:
+    """Inside this block, a file read again (unchanged) is not decoded again."""
+    with DECODED.lock:
+        DECODED.users += 1
+    try:
+        yield
+    finally:
+        with DECODED.lock:
+            DECODED.users -= 1
+            if not DECODED.users:
+                DECODED.files.clear()
+                DECODED.bytes = 0
+
+
 def read_audio(path: Path, sample_rate: int = TARGET_RATE) -> AudioFile:
-    """Decode `path` to float32 mono at `sample_rate`: channels averaged, resampled with soxr HQ.
+    """Decode `path` to float32 mono at `sample_rate`: channels averaged, resampled with soxr HQ (or
+    the copy kept from an earlier read of the same file, unchanged since).
 
     Raises UnreadableAudio (libsndfile fails, or the file is cut short) or NonFiniteAudio.
     """
-    import numpy as np
-    import soundfile
-    import soxr
-
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):  # a FIFO would block libsndfile, a device never end
             raise UnreadableAudio(path, f"it is {kind_of(mode)}, not a regular file")
-        with open(path, "rb"):  # libsndfile reports a missing or forbidden file only as "System error"
-            pass
+        with open(path, "rb") as file:  # libsndfile reports a missing or forbidden file only as "System error"
+            key = (_digest(file), sample_rate) if DECODED.users else None
     except OSError as error:
         raise UnreadableAudio(path, (error.strerror or str(error)).lower()) from error
+    cached = DECODED.get(key, path) if key else None
+    if cached is not None:
+        return cached
+    decoded = _decode(path, sample_rate)
+    DECODED.decodes += 1
+    if key:
+        DECODED.put(key, decoded)
+    return decoded
+
+
+def _digest(file: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while block := file.read(1 << 20):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _decode(path: Path, sample_rate: int) -> AudioFile:
+    import numpy as np
+    import soundfile
+    import soxr
     pieces: list[np.ndarray] = []
     source_frames = 0
     try:

@@ -91,16 +91,19 @@ def verify_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     (files saved before digests were stored pass on their structure alone)."""
     path = Path(path)
     info, meta, data_start = _read(path)
-    expected = meta.get(DIGEST_KEY)
-    if expected is not None:
+    if meta.get(DIGEST_KEY) is not None:
         digest = hashlib.sha256()
         with open_regular(path, "model file") as file:
             file.seek(data_start)
             while block := file.read(1 << 20):
                 digest.update(block)
-        if digest.hexdigest() != expected:
-            _corrupt(path, "its tensor data does not match the checksum stored when it was saved")
+        _check_digest(path, meta, digest)
     return info
+
+
+def _check_digest(path: Path, meta: dict[str, str], digest: Any) -> None:
+    if digest.hexdigest() != meta[DIGEST_KEY]:
+        _corrupt(path, "its tensor data does not match the checksum stored when it was saved")
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
@@ -228,12 +231,19 @@ def _is_count(value: object) -> bool:
 def load_model(path: str | os.PathLike[str]) -> DistillModel:
     """The model stored in a .distill file; a DistillError says why a file cannot be loaded."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     path = Path(path)
-    info = verify_model_file(path)  # rejects pickles, foreign and damaged files before any tensor is built
+    info, meta, data_start = _read(path)  # rejects pickles, foreign and damaged files before any tensor is built
+    try:  # the file is read once: its digest checked, then its tensors built from the same bytes
+        with open_regular(path, "model file") as file:
+            whole = file.read()
+    except OSError as exc:
+        raise DistillError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if meta.get(DIGEST_KEY) is not None:
+        _check_digest(path, meta, hashlib.sha256(memoryview(whole)[data_start:]))
     try:
-        tensors = load_file(path)
+        tensors = load(whole)
     except (SafetensorError, OSError) as exc:
         _corrupt(path, str(exc))
     try:

@@ -6,12 +6,12 @@ ETA, and the messages the CLI prints) and `cancel` (a `threading.Event`; setting
 raises `Interrupted`, after saving a checkpoint where there is training to keep).
 """
 
-from .generate import Clip, Generated, clip_log_mel, generate, load, replay
+from .generation import Clip, Generated, clip_log_mel, generate, load, replay
 from .library import ModelInfo, model_info
+from .model_training import TrainedModel, train
 from .plugins import plugin_commands, plugin_status
 from .sidecar import Sidecar
 from .sliders import analyze, save_preset
-from .train import TrainedModel, train
 from .vocoder_training import TrainedVocoder, train_vocoder
 from .vocoders import VocoderChoices, VocoderInfo, compare_vocoders, download_vocoder, vocoder_choices, vocoder_list
 

@@ -3,6 +3,7 @@ the check before it saves (the model it worked on is still the one in the file).
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,13 +41,34 @@ def start_run(checkpoints: list[Path], what: str, *, resume: bool, restart: bool
                 path.unlink(missing_ok=True)
 
 
-def unchanged(path: Path, model_id: str, during: str) -> DistillModel:
-    """The model at `path` as it is now, which must still be the one with `model_id`: a long operation
-    never overwrites a model that was replaced while it ran."""
+Identity = tuple[int, int, int, int]
+
+
+def file_identity(path: Path) -> Identity:
+    """A file's identity: distill replaces a model file atomically (a new inode), so any change shows."""
+    status = os.stat(path)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def load_for_update(path: Path) -> tuple[DistillModel, Identity]:
+    """The model at `path`, read once, and the identity of the file it was read from."""
     from ..modelfile import load_model
 
+    identity = file_identity(path)
+    return load_model(path), identity
+
+
+def unchanged(path: Path, model: DistillModel, identity: Identity, during: str) -> DistillModel:
+    """The model to save into `path` after a long operation on `model`: `model` itself while the file is
+    the one it was read from (no second read), else the file's model as it is now (what else changed
+    meanwhile is kept), which must still be the same model: a model replaced meanwhile is never
+    overwritten."""
+    from ..modelfile import load_model
+
+    if file_identity(path) == identity:
+        return model
     current = load_model(path)
-    if current.id != model_id:
+    if current.id != model.id:
         raise DistillError(f"{path} was replaced by another model while {during}; nothing was saved: "
                            "run it again for the new model")
     return current

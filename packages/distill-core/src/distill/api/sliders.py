@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..progress import ProgressCallback, Reporter
-from .runs import unchanged
+from .runs import load_for_update, unchanged
 
 MIN_SLIDER_STEPS = 200  # a VAE trained less has not learned to follow what it is told: nothing to measure
 
@@ -60,12 +60,12 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     from ..descriptors import recording
     from ..ingest import scan_corpus
     from ..library import recordings, resolve_model
-    from ..modelfile import load_model, save_model
+    from ..modelfile import save_model
     from ..pipeline import LoadedModel
 
     report = Reporter(progress)
     path = resolve_model(str(model))
-    loaded = load_model(path)
+    loaded, identity = load_for_update(path)
     folder = recordings(loaded, audio)
     spec = loaded.mel_spec
     with torch.inference_mode():
@@ -77,7 +77,7 @@ def analyze(model: str | os.PathLike[str], audio: str | os.PathLike[str] | None 
     steps = loaded.training.get("steps")
     sliders = measure_controls(vae, loaded.sliders, loaded.prior, [f.audio for f in corpus.files], report,
                         steps if isinstance(steps, int) else MIN_SLIDER_STEPS, spec)
-    current = unchanged(path, loaded.id, "the slider analysis ran")  # keep what changed meanwhile (a vocoder)
+    current = unchanged(path, loaded, identity, "the slider analysis ran")  # keep what changed meanwhile (a vocoder)
     current.sliders = sliders
     save_model(current, path)
     for line in slider_report(sliders):
@@ -91,7 +91,7 @@ def save_preset(model: str | os.PathLike[str], preset: str,
     ranges as `generate` would; returns the stored values and a warning for each clamp."""
     from .. import slider_presets
     from ..pipeline import check_sliders
-    from .generate import load
+    from .generation import load
 
     loaded = load(model)
     checked = check_sliders(loaded.analysis, dict(sliders))

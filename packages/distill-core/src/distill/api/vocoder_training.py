@@ -17,7 +17,7 @@ import attrs
 from .. import __version__
 from ..errors import DistillError
 from ..progress import Interrupted, ProgressCallback, Reporter
-from .runs import one_length, start_run, unchanged
+from .runs import load_for_update, one_length, start_run, unchanged
 
 if TYPE_CHECKING:
     from ..ingest import Corpus
@@ -52,9 +52,10 @@ def train_vocoder(
     against the usable universal backends, and bundle it into the model file."""
     import torch
 
+    from ..audio import decoded_once
     from ..devices import resolve_device
     from ..library import checkpoint_dir, resolve_model
-    from ..modelfile import load_model, save_model
+    from ..modelfile import save_model
     from ..pipeline import LoadedModel
     from ..plugin.contract import VocoderTrainingRun
     from ..vocoders.selection import select_vocoder
@@ -62,7 +63,7 @@ def train_vocoder(
     report = Reporter(progress)
     one_length(steps, minutes, "minutes")
     path = resolve_model(str(model))
-    loaded = load_model(path)
+    loaded, identity = load_for_update(path)
     runs = checkpoint_dir(loaded.name)
     resumable = set()
     if resume and runs.is_dir():  # backends with a run of this model to continue
@@ -76,51 +77,52 @@ def train_vocoder(
     if device_note:
         report.say(f"note: {device_note}")
 
-    corpus, files = _training_recordings(loaded, audio, report)
-    vae = LoadedModel(loaded).vae.to(torch_device)  # its reconstructions: what the vocoder will be fed
+    with decoded_once():  # the scan, the training data and the measurement read each recording once
+        corpus, files = _training_recordings(loaded, audio, report)
+        vae = LoadedModel(loaded).vae.to(torch_device)  # its reconstructions: what the vocoder will be fed
 
-    def reconstruct(mel: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return vae(mel[None].to(torch_device), sample=False)[0][0].cpu()
+        def reconstruct(mel: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return vae(mel[None].to(torch_device), sample=False)[0][0].cpu()
 
-    report.say(f"training vocoder {name!r} for {loaded.name!r} on {len(files)} of {len(corpus.files)} recordings "
-               f"in {corpus.folder} (held-out files excluded), on {torch_device}")
-    before = path.stat().st_size
-    started = time.monotonic()
-    first_step: list[int] = []
+        report.say(f"training vocoder {name!r} for {loaded.name!r} on {len(files)} of {len(corpus.files)} recordings "
+                   f"in {corpus.folder} (held-out files excluded), on {torch_device}")
+        before = path.stat().st_size
+        started = time.monotonic()
+        first_step: list[int] = []
 
-    def on_step(step: int, total: int, metrics: Mapping[str, float]) -> None:
-        if not first_step:
-            first_step.append(step - 1)
-        report.step("train", step, total, metrics)
+        def on_step(step: int, total: int, metrics: Mapping[str, float]) -> None:
+            if not first_step:
+                first_step.append(step - 1)
+            report.step("train", step, total, metrics)
 
-    run = VocoderTrainingRun(
-        audio_files=tuple(files), mel_spec=loaded.mel_spec, checkpoint_dir=folder, steps=steps, minutes=minutes,
-        batch_size=batch_size, segment=segment, device=torch_device, seed=seed, resume=resume,
-        from_scratch=from_scratch, checkpoint_every=checkpoint_every, reconstruct=reconstruct,
-        fingerprint=corpus.fingerprint, model_id=loaded.id, progress=on_step, stop=cancel or threading.Event(),
-    )
-    try:
-        state = registered.backend.train(run)  # type: ignore[attr-defined]
-    except Interrupted as stop:
-        command = ["distill", "train-vocoder", str(model), "--backend", name, "--resume"]
-        command += ["--from-scratch"] if from_scratch else []
-        command += ["--audio", str(audio)] if audio else []
-        raise Interrupted(stop.step, stop.checkpoint, shlex.join(command)) from None
+        run = VocoderTrainingRun(
+            audio_files=tuple(files), mel_spec=loaded.mel_spec, checkpoint_dir=folder, steps=steps, minutes=minutes,
+            batch_size=batch_size, segment=segment, device=torch_device, seed=seed, resume=resume,
+            from_scratch=from_scratch, checkpoint_every=checkpoint_every, reconstruct=reconstruct,
+            fingerprint=corpus.fingerprint, model_id=loaded.id, progress=on_step, stop=cancel or threading.Event(),
+        )
+        try:
+            state = registered.backend.train(run)  # type: ignore[attr-defined]
+        except Interrupted as stop:
+            command = ["distill", "train-vocoder", str(model), "--backend", name, "--resume"]
+            command += ["--from-scratch"] if from_scratch else []
+            command += ["--audio", str(audio)] if audio else []
+            raise Interrupted(stop.step, stop.checkpoint, shlex.join(command)) from None
 
-    state.training.setdefault("corpus_fingerprint", corpus.fingerprint)
-    state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
-    loaded.vocoder_state[name] = state
-    if run.stop is not None and run.stop.is_set():  # cancelled after the last step: keep it, skip measuring
-        figures = None
-        report.say("note: not measured (cancelled); --vocoder auto will prefer the bundled vocoder")
-    else:
-        figures = _measure(loaded, audio, torch_device, report)
+        state.training.setdefault("corpus_fingerprint", corpus.fingerprint)
+        state.training["trained"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        state.training.setdefault("versions", {}).update({"distill-core": __version__, "torch": torch.__version__})
+        loaded.vocoder_state[name] = state
+        if run.stop is not None and run.stop.is_set():  # cancelled after the last step: keep it, skip measuring
+            figures = None
+            report.say("note: not measured (cancelled); --vocoder auto will prefer the bundled vocoder")
+        else:
+            figures = _measure(loaded, audio, torch_device, report)
     if figures:
         state.training["figures"] = figures
     # Read again just before saving: whatever else changed in the file meanwhile is kept.
-    current = unchanged(path, loaded.id, f"the vocoder trained (its checkpoint in {folder} is kept)")
+    current = unchanged(path, loaded, identity, f"the vocoder trained (its checkpoint in {folder} is kept)")
     current.vocoder_state[name] = state
     save_model(current, path)
     growth = path.stat().st_size - before

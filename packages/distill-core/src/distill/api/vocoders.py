@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import DistillError
-from .runs import unchanged
+from .runs import load_for_update, unchanged
 
 if TYPE_CHECKING:
     from ..melspec import MelSpec
@@ -55,14 +55,14 @@ def compare_vocoders(
     `renderings` (a folder) keeps each held-out file and every rendering of it, to listen to."""
     from ..devices import resolve_device
     from ..library import resolve_model
-    from ..modelfile import load_model, save_model
+    from ..modelfile import save_model
     from ..vocoders.compare import compare
 
     path = resolve_model(str(model))
-    compared = load_model(path)
+    compared, identity = load_for_update(path)
     result = compare(compared, Path(audio) if audio else None, resolve_device(device)[0],
                      download=download, progress=progress, renderings=Path(renderings) if renderings else None)
-    current = unchanged(path, compared.id, "the comparison ran") if save else compared
+    current = unchanged(path, compared, identity, "the comparison ran") if save else compared
     if save and current.vocoder_state:
         for state in current.vocoder_state.values():
             state.training["figures"] = result.figures()

@@ -208,9 +208,7 @@ class VocoderTrainingRun:
     # VocoderTrainingInterrupted.
     stop: threading.Event | None = None
 
-    def __attrs_post_init__(self) -> None:
-        if self.steps is not None and self.minutes is not None:
-            raise DistillError("give a number of steps or of minutes, not both")
+    def __attrs_post_init__(self) -> None:  # a budget of steps or minutes, never both: the API checks it
         if not self.audio_files:
             raise DistillError("a vocoder needs at least one training recording")
 

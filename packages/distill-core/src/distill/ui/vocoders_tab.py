@@ -62,8 +62,6 @@ def build(context: Context) -> TabHooks:
     def launch(name: str | None, chosen: str, count: float, budget: float, resuming: bool) -> str:
         if not name:
             raise DistillError("pick a model first (train one in the Train tab)")
-        if count and budget:
-            raise DistillError("give a number of steps or of minutes, not both")
 
         def work(job: Job) -> Any:
             return distill.train_vocoder(name, backend=None if chosen == "auto" else chosen, steps=int(count) or None,

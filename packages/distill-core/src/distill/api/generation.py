@@ -7,6 +7,7 @@ import math
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,14 +125,31 @@ def replay(
                    threads=record.threads)
 
 
+KEEP_LOADED = 4  # models kept ready, by their file's identity: a page that renders again reads nothing
+_loaded: OrderedDict[tuple[object, ...], LoadedModel] = OrderedDict()
+_loading = threading.Lock()
+
+
 def load(ref: str | os.PathLike[str]) -> LoadedModel:
-    """A model ready to generate, from a library name, id prefix or .distill path."""
+    """A model ready to generate, from a library name, id prefix or .distill path. The last few loaded
+    are kept while their files are unchanged (distill replaces a model file whole, a new file)."""
     from ..library import resolve_model
     from ..modelfile import load_model
     from ..pipeline import LoadedModel
+    from .runs import file_identity
 
     path = resolve_model(str(ref))
-    return LoadedModel(load_model(path), path)
+    key = (str(path.resolve()), *file_identity(path))
+    with _loading:
+        if key in _loaded:
+            _loaded.move_to_end(key)
+            return _loaded[key]
+    model = LoadedModel(load_model(path), path)
+    with _loading:
+        _loaded[key] = model
+        while len(_loaded) > KEEP_LOADED:
+            _loaded.popitem(last=False)
+    return model
 
 
 def clip_log_mel(path: str | os.PathLike[str]) -> np.ndarray:
