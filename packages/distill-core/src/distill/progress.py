@@ -1,8 +1,10 @@
-"""Progress events and cancellation, shared by every long operation of the Python API.
+"""Progress and cancellation: every shape of progress callback distill has, in one place.
 
-An operation takes `progress` (called with one `Progress` event per step, phase change or message)
-and `cancel` (a `threading.Event`). Setting `cancel` makes training save a checkpoint after the
-current step, and a render stop between chunks; both then raise `Interrupted`.
+An operation of the Python API takes `progress` (a ProgressCallback, called with one `Progress` event
+per step, phase change or message) and `cancel` (a `threading.Event`). Setting `cancel` makes
+training save a checkpoint after the current step, and a render stop between chunks; both then raise
+`Interrupted`. A plugin reports to distill in two plainer shapes, which the API turns into events: a
+vocoder's trainer calls a StepProgress, a download a DownloadProgress.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+# A trainer's progress(step, total_steps, metrics): total_steps is 0 when the run is bounded by time, not
+# steps; metrics hold its latest losses and "seconds" (training time so far, resumed runs included).
+StepProgress = Callable[[int, int, Mapping[str, float]], None]
+DownloadProgress = Callable[[str, int, int], None]  # progress(filename, bytes_done, bytes_total)
 
 
 class Interrupted(DistillError):

@@ -19,10 +19,9 @@ from ..files import sha256_file
 from ..griffinlim import fast_griffin_lim, griffin_lim
 from ..melspec import DISTILL_MEL, MelSpec
 from ..mrstft import multi_resolution_stft
-from ..progress import Interrupted
+from ..progress import DownloadProgress, Interrupted, StepProgress
 from ..threads import fit_threads
 from .contract import (
-    DownloadProgress,
     MelReader,
     ProgressCallback,
     TrainableVocoder,
@@ -42,6 +41,7 @@ __all__ = [
     "MelReader",
     "MelSpec",
     "ProgressCallback",
+    "StepProgress",
     "TrainableVocoder",
     "VocoderBase",
     "VocoderKind",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -18,13 +18,12 @@ import attrs
 
 from ..errors import DistillError
 from ..melspec import MelSpec
-from ..progress import Interrupted
+from ..progress import DownloadProgress, Interrupted, StepProgress
 
 if TYPE_CHECKING:
     import torch
 
 VocoderKind = Literal["universal", "per-model"]
-DownloadProgress = Callable[[str, int, int], None]
 KINDS: tuple[VocoderKind, ...] = ("universal", "per-model")
 
 
@@ -172,9 +171,7 @@ class MelReader:
         return self.buffer[..., : stop - start]
 
 
-# progress(step, total_steps, metrics): total_steps is 0 when the run is bounded by time, not steps;
-# metrics hold the backend's latest losses and "seconds" (training time so far, resumed runs included).
-ProgressCallback = Callable[[int, int, Mapping[str, float]], None]
+ProgressCallback = StepProgress  # the name plugins have imported it by
 
 
 @attrs.frozen(kw_only=True)
@@ -203,7 +200,7 @@ class VocoderTrainingRun:
     reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None
     fingerprint: str = ""  # of the corpus; a backend refuses to resume a checkpoint of other audio
     model_id: str = ""  # likewise for a checkpoint of another (or a retrained) model
-    progress: ProgressCallback | None = None
+    progress: StepProgress | None = None
     # Set by the command on Ctrl-C: the backend saves a checkpoint after the current step and raises
     # VocoderTrainingInterrupted.
     stop: threading.Event | None = None

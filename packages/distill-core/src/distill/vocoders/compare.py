@@ -38,8 +38,8 @@ from .selection import SEGMENT_SECONDS, load_vocoder, select_vocoder
 
 if TYPE_CHECKING:
     from ..model import DistillModel
-    from ..plugin.contract import DownloadProgress
     from ..plugin.host import RegisteredVocoder
+    from ..progress import DownloadProgress
 
 MAX_SECONDS = 60.0  # of held-out audio measured: enough for stable numbers, quick to render
 GAP_SECONDS = 0.25  # of silence between held-out clips joined for ViSQOL and the pitch tracker
