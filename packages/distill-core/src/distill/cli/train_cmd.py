@@ -40,6 +40,10 @@ def train_command(
 
     from .. import train
 
+    if steps and epochs:
+        raise click.UsageError("give --steps or --epochs, not both")
+    if resume and restart:
+        raise click.UsageError("give --resume or --restart, not both")
     say = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     view = ProgressView(say)
     with interruptible(view) as cancel:

@@ -42,6 +42,10 @@ def train_vocoder_command(
     (priority, then name), unless --backend names another or --resume finds one run to continue."""
     from .. import train_vocoder
 
+    if steps and minutes:
+        raise click.UsageError("give --steps or --minutes, not both")
+    if resume and restart:
+        raise click.UsageError("give --resume or --restart, not both")
     say = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     view = ProgressView(say)
     with interruptible(view) as cancel:
