@@ -16,7 +16,7 @@ CORE = PACKAGES / "distill-core" / "src" / "distill"
 LAYERS = [  # bottom up: each module of distill-core (or subpackage) by its first name under distill
     ["errors", "names", "humanize", "files", "atomic", "threads", "devices", "progress", "checkpoint"],
     ["audio", "melspec", "mrstft", "griffinlim", "melconvert", "audio_metrics", "descriptors"],  # signal
-    ["plugin"],  # the plugin surface: hooks, the vocoder contract, the plugin host
+    ["plugin", "plugins"],  # the plugin surface (hooks, the vocoder contract, the host; plugins: its old address)
     ["vae", "conditioning", "sliders", "latents", "prior", "model", "modelfile", "library", "slider_presets",
      "ingest", "uploads", "train_settings", "training", "export", "examples"],  # the model and its files
     ["pipeline", "previews", "vocoders", "controls", "calibration"],  # rendering and measuring
