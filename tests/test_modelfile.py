@@ -17,7 +17,7 @@ import torch
 from conftest import run_cli
 from distill import DISTILL_MEL, DistillError, VocoderState
 from distill.model import DistillModel
-from distill.modelfile import load_model, read_header, save_model
+from distill.modelfile import load_model, read_header, save_model, verify_model_file
 from distill.sliders import Control, Slider, SliderAnalysis
 from safetensors.torch import save_file
 
@@ -205,6 +205,21 @@ def test_bad_files_are_rejected_with_a_message_naming_file_and_fix(tmp_path, kin
         assert str(path) in message
         for fragment in expected:
             assert fragment in message
+
+
+def test_a_flipped_bit_in_the_tensor_data_fails_the_checksum(tmp_path):
+    """The header's structure is intact, so read_header (listing) passes; loading and verifying read the
+    data and refuse it. The intact file passes both."""
+    path = tmp_path / "m.distill"
+    save_model(make_model(), path)
+    assert verify_model_file(path) == read_header(path) and load_model(path).id == make_model().id
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x10
+    path.write_bytes(bytes(data))
+    assert read_header(path)["id"] == make_model().id
+    for check in (verify_model_file, load_model):
+        with pytest.raises(DistillError, match="its tensor data does not match the checksum stored when it was saved"):
+            check(path)
 
 
 def _leftovers(folder: pathlib.Path) -> list[str]:

@@ -8,7 +8,7 @@ import torch
 from distill import DISTILL_MEL, DistillError, MelSpec, VocoderState
 from distill.plugin.contract import VocoderTrainingRun
 from distill.plugin.host import PluginInfo, RegisteredVocoder, installed_vocoders
-from distill.vocoders.selection import load_vocoder, select_vocoder
+from distill.vocoders.selection import load_vocoder, select_vocoder, vocoder_options
 from signals import harmonic_tone
 
 
@@ -76,6 +76,19 @@ def test_priority_breaks_ties_within_a_rank():
     other = MelSpec(sample_rate=24000, n_fft=1024, win_length=1024, hop_length=256, n_mels=100)
     choice = select_vocoder(Model(mel_spec=other), installed=example_plugin())
     assert choice.backend.name == "griffinlim-22k"  # priority -50 beats -100
+
+
+def test_the_menu_lists_what_can_render_best_first_with_its_state(fitted_state):
+    """What the web UI's vocoder menu offers: ranked as auto ranks them, each with its state in words."""
+    stepped = attrs.evolve(fitted_state, training={**fitted_state.training, "steps": 30})
+    options = vocoder_options(Model(vocoder_state={"griffinlim-fitted": stepped}), installed=example_plugin())
+    assert [(o.name, o.status) for o in options] == [
+        ("griffinlim-fitted", "bundled, 30 steps"), ("griffinlim", "no download needed"),
+        ("griffinlim-22k", "no download needed, needs a mel conversion")]
+    assert all(o.description == example_plugin()[o.name].backend.description for o in options)
+    unstepped = attrs.evolve(fitted_state, training={k: v for k, v in fitted_state.training.items() if k != "steps"})
+    bare = vocoder_options(Model(vocoder_state={"griffinlim-fitted": unstepped}), installed=example_plugin())
+    assert bare[0].status == "bundled" and vocoder_options(Model(), installed={}) == []
 
 
 def test_explicit_vocoder_skips_ranking_and_fails_clearly(fitted_state):
