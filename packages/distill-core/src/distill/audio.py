@@ -2,18 +2,17 @@
 
 Files stream through in blocks, mixed to mono and resampled as they go, so an hour of 8-channel
 192 kHz audio never needs its multichannel float copy in memory. Nothing here writes files.
+numpy, soundfile and soxr are imported inside functions: the CLI must start without them.
 
 Inside `decoded_once()`, decoded files are kept (up to CACHE_BYTES, the least recently read dropped
 first), keyed by the hash of the file's bytes and the sample rate: `distill train-vocoder` reads a
 corpus three times (the scan, the vocoder's training data, its held-out measurement) and decodes each
 file once (hashing a file costs a small part of decoding and resampling it). Outside, nothing is kept.
-numpy, soundfile and soxr are imported inside functions: the CLI must start without them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
@@ -21,12 +20,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import attrs
 
 from distill.errors import DistillError
-from distill.files import kind_of
+from distill.files import kind_of, sha256_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,7 +134,7 @@ def read_audio(path: Path, sample_rate: int = TARGET_RATE) -> AudioFile:
         if not stat.S_ISREG(mode):  # a FIFO would block libsndfile, a device never end
             raise UnreadableAudio(path, f"it is {kind_of(mode)}, not a regular file")
         with open(path, "rb") as file:  # libsndfile reports a missing or forbidden file only as "System error"
-            key = (_digest(file), sample_rate) if DECODED.users else None
+            key = (sha256_of(file), sample_rate) if DECODED.users else None
     except OSError as error:
         raise UnreadableAudio(path, (error.strerror or str(error)).lower()) from error
     cached = DECODED.get(key, path) if key else None
@@ -146,13 +145,6 @@ def read_audio(path: Path, sample_rate: int = TARGET_RATE) -> AudioFile:
     if key:
         DECODED.put(key, decoded)
     return decoded
-
-
-def _digest(file: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    while block := file.read(1 << 20):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 def _decode(path: Path, sample_rate: int) -> AudioFile:

@@ -73,10 +73,15 @@ def check_regular(path: str | os.PathLike[str], what: str = "file") -> Path:
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """The hex SHA-256 of a regular file's bytes, read in 1 MB blocks."""
-    digest = hashlib.sha256()
     with open_regular(path) as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
+        return sha256_of(file)
+
+
+def sha256_of(file: IO[bytes]) -> str:
+    """The hex SHA-256 of what is left to read in an open binary file, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    while block := file.read(1 << 20):
+        digest.update(block)
     return digest.hexdigest()
 
 
