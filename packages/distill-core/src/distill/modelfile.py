@@ -28,7 +28,7 @@ import attrs
 
 from .atomic import atomic_output
 from .errors import DistillError
-from .files import open_regular, parse_json
+from .files import open_regular, parse_json, sha256_of
 from .melspec import MelSpec
 from .model import DistillModel, PriorState
 from .plugin.contract import VocoderState
@@ -92,17 +92,14 @@ def verify_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     info, meta, data_start = _read(path)
     if meta.get(DIGEST_KEY) is not None:
-        digest = hashlib.sha256()
         with open_regular(path, "model file") as file:
             file.seek(data_start)
-            while block := file.read(1 << 20):
-                digest.update(block)
-        _check_digest(path, meta, digest)
+            _check_digest(path, meta, sha256_of(file))
     return info
 
 
-def _check_digest(path: Path, meta: dict[str, str], digest: Any) -> None:
-    if digest.hexdigest() != meta[DIGEST_KEY]:
+def _check_digest(path: Path, meta: dict[str, str], digest: str) -> None:
+    if digest != meta[DIGEST_KEY]:
         _corrupt(path, "its tensor data does not match the checksum stored when it was saved")
 
 
@@ -241,7 +238,7 @@ def load_model(path: str | os.PathLike[str]) -> DistillModel:
     except OSError as exc:
         raise DistillError(f"cannot read {path}: {exc.strerror or exc}") from None
     if meta.get(DIGEST_KEY) is not None:
-        _check_digest(path, meta, hashlib.sha256(memoryview(whole)[data_start:]))
+        _check_digest(path, meta, hashlib.sha256(memoryview(whole)[data_start:]).hexdigest())
     try:
         tensors = load(whole)
     except (SafetensorError, OSError) as exc:
