@@ -20,6 +20,7 @@ from bigvgan_weights import (
 )
 from conftest import run_cli
 from distill import DistillError
+from distill.ui.words import control_for, ui_message
 from distill_bigvgan import is_bigvgan_cached
 from distill_bigvgan.backend import BigVGAN
 from distill_bigvgan.pin import PIN_ENV, load_pin
@@ -131,7 +132,7 @@ def test_partial_cached_file_is_downloaded_again(hub, monkeypatch):
     assert not is_bigvgan_cached()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DistillError, match=r"bigvgan_generator.pt \(1000 bytes instead of .*partial or damaged"
-                                           r".*distill vocoders download bigvgan"):
+                                           r".*download_vocoder\('bigvgan'\)"):
         BigVGAN.load()
     monkeypatch.delenv("HF_HUB_OFFLINE")
     gets = len(hub.gets(CHECKPOINT))
@@ -153,9 +154,16 @@ def test_offline_without_cache_says_how_to_get_the_weights(hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DistillError) as error:
         BigVGAN.load()
-    message = str(error.value)
-    assert "HF_HUB_OFFLINE is set" in message and "`distill vocoders download bigvgan`" in message
+    message = str(error.value)  # a Python caller's words
+    assert "HF_HUB_OFFLINE is set" in message and "download_vocoder('bigvgan')" in message
     assert f"{WEIGHTS_ENV}=/that/folder" in message and "config.json (missing)" in message
+    cli = error.value.cli_message  # the command line's
+    assert "HF_HUB_OFFLINE is set" in cli and "`distill vocoders download bigvgan`" in cli
+    assert f"{WEIGHTS_ENV}=/that/folder" in cli
+    page = ui_message(error.value)  # the web page's: its own button, no variable or command
+    assert "config.json (missing)" in page and "download them in the Vocoders tab (Download)" in page
+    assert "HF_HUB" not in page and WEIGHTS_ENV not in page and "`" not in page and "--" not in page
+    assert control_for(error.value) == "weights"
     assert hub.requests == []
     result = run_cli("vocoders", "download", "bigvgan", expect=1)
     assert "distill vocoders download bigvgan" in result.stderr and "Traceback" not in result.stderr
@@ -166,8 +174,9 @@ def test_unreachable_hub_gives_the_same_advice(hub, monkeypatch):
     with serve(FakeHub()) as gone:
         endpoint = gone.endpoint
     monkeypatch.setenv(ENDPOINT_ENV, endpoint)  # a port nobody listens on any more
-    with pytest.raises(DistillError, match=r"could not be reached: .*distill vocoders download bigvgan"):
+    with pytest.raises(DistillError, match=r"could not be reached: .*download_vocoder\('bigvgan'\)") as error:
         BigVGAN.download()
+    assert "`distill vocoders download bigvgan`" in error.value.cli_message
 
 
 def test_weights_folder_copied_by_hand(hub, tmp_path, monkeypatch):
@@ -176,8 +185,10 @@ def test_weights_folder_copied_by_hand(hub, tmp_path, monkeypatch):
     (folder / "config.json").write_bytes(FILES["config.json"])
     monkeypatch.setenv(WEIGHTS_ENV, str(folder))
     assert not is_bigvgan_cached()  # the checkpoint is still missing
-    with pytest.raises(DistillError, match=re.escape(f"{WEIGHTS_ENV}={folder}: bigvgan_generator.pt is missing")):
+    with pytest.raises(DistillError, match=re.escape(f"weights in {folder}: bigvgan_generator.pt is missing")) as error:
         BigVGAN.load()
+    assert error.value.cli_message.endswith(f"or unset {WEIGHTS_ENV} to use the Hugging Face cache")
+    assert WEIGHTS_ENV not in ui_message(error.value) and control_for(error.value) == "weights"
     (folder / CHECKPOINT).write_bytes(FILES[CHECKPOINT][:-1] + b"x")  # right size, wrong bytes
     with pytest.raises(DistillError, match=r"SHA-256 .* instead of the pinned"):
         BigVGAN.load()

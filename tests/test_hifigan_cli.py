@@ -210,7 +210,7 @@ def test_backend_choice_and_corpus_problems_say_what_to_do(vae_model, tmp_path):
     result = run_cli("train-vocoder", str(path), *TINY[2:], "--steps", "1", "--json", env=PLUGINS)
     assert json.loads(result.stdout)["backend"] == "hifigan"  # priority 10 beats -50, though its name sorts later
     assert ("several trainable vocoders are installed (griffinlim-fitted, hifigan); training 'hifigan', the one "
-            "--vocoder auto ranks first (choose another with --backend NAME)") in result.stderr
+            "auto ranks first: choose another with --backend NAME") in result.stderr
     shutil.copyfile(vae_model["model"], path)
     shutil.rmtree(Path(os.environ["DISTILL_HOME"]) / "checkpoints")
     result = run_cli("train-vocoder", str(path), "--backend", "griffinlim", env=PLUGINS, expect=1)

@@ -18,7 +18,7 @@ LAYERS = [  # bottom up: each module of distill-core (or subpackage) by its firs
     ["audio", "melspec", "mrstft", "griffinlim", "melconvert", "audio_metrics", "descriptors"],  # signal
     ["plugin", "plugins"],  # the plugin surface (hooks, the vocoder contract, the host; plugins: its old address)
     ["vae", "conditioning", "sliders", "latents", "prior", "model", "modelfile", "library", "slider_presets",
-     "ingest", "uploads", "train_settings", "training", "export", "examples"],  # the model and its files
+     "ingest", "uploads", "train_settings", "training", "export", "examples", "takes"],  # the model and its files
     ["pipeline", "previews", "vocoders", "controls", "calibration"],  # rendering and measuring
     ["api"],
     ["cli", "ui", "demo"],  # the faces

@@ -90,8 +90,10 @@ def test_empty_library():
     assert list_models() == []
     assert run_cli("model", "list").stdout.strip() == "(no models yet: distill train DIR --name NAME)"
     assert json.loads(run_cli("model", "list", "--json").stdout) == []
-    with pytest.raises(DistillError, match=r"library at .*distill-home is empty; train one with `distill train"):
+    with pytest.raises(DistillError, match=r"library at .*distill-home is empty: train one with train\(DIR, NAME\)"
+                       ) as caught:
         resolve_model("field")
+    assert "is empty: train one with `distill train DIR --name NAME`" in caught.value.cli_message
 
 
 def test_resolve_by_path_name_and_id_prefix(tmp_path):
@@ -179,7 +181,7 @@ def test_import_and_export(tmp_path):
     exported = exports / "field.distill"
     assert str(exported) in result.stdout
     assert exported.read_bytes() == model_path("field").read_bytes()
-    assert "already exists; pass --overwrite" in run_cli("model", "export", "field", str(exported), expect=1).stderr
+    assert "already exists: pass --overwrite" in run_cli("model", "export", "field", str(exported), expect=1).stderr
     run_cli("model", "export", "field", str(exported), "--overwrite")
     assert "folder" in run_cli("model", "export", "field", str(tmp_path / "no" / "x.distill"), expect=1).stderr
 

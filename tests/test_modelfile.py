@@ -118,7 +118,8 @@ def test_pickle_model_is_rejected_and_never_executed(tmp_path, writer):
     for message in (str(caught.value), result.stderr):
         assert str(evil) in message
         assert "distill v1 (pickle-based) model" in message and "cannot be loaded safely" in message
-        assert "distill train DIR --name NAME" in message
+    assert "retrain it with this version: train(DIR, NAME)" in str(caught.value)  # a Python caller's words
+    assert "retrain it with this version: `distill train DIR --name NAME`" in result.stderr  # the CLI's
     assert not marker.exists()
     assert list((tmp_path / "distill-home").glob("**/*.distill")) == []
 
@@ -182,7 +183,7 @@ def _bad_file(kind: str, tmp_path: pathlib.Path) -> pathlib.Path:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: `distill train DIR --name NAME`"]),
+        ("v1 safetensors", ["is a distill v1 model", "retrain it with this version: train(DIR, NAME)"]),
         ("newer", ["written by a newer distill (model format 5", "upgrade: pip install -U distill"]),
         ("plain safetensors", ["not a distill model file (found: safetensors without distill metadata)"]),
         ("random bytes", ["not a distill model file (found: 1000 bytes of unknown data)"]),

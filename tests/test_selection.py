@@ -96,8 +96,11 @@ def test_explicit_vocoder_skips_ranking_and_fails_clearly(fitted_state):
     assert choice.backend.name == "griffinlim-22k" and choice.needs_conversion
     with pytest.raises(DistillError, match=r"'bigvgan' is not installed \(installed: griffinlim, griffinlim-22k"):
         select_vocoder(Model(), requested="bigvgan", installed=example_plugin())
-    with pytest.raises(DistillError, match="this model has none: run `distill train-vocoder"):
+    with pytest.raises(DistillError, match=r"this model has none: train one with train_vocoder\(MODEL, "
+                                           r"backend='griffinlim-fitted'\) first") as caught:
         select_vocoder(Model(), requested="griffinlim-fitted", installed=example_plugin())
+    assert caught.value.cli_message.endswith("this model has none: run `distill train-vocoder MODEL --backend "
+                                             "griffinlim-fitted` first")
 
 
 def test_nothing_installed_says_what_to_install():

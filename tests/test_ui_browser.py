@@ -175,6 +175,16 @@ def wait_for_option(page: Any, elem_id: str, option: str, timeout: float = 30.0)
         time.sleep(0.5)
 
 
+CLI_WORDS = re.compile(r"(?<![\w-])--[a-z]|\b(?:DISTILL|HF_HUB)_[A-Z_]+|`distill ")
+
+
+def no_cli_words(page: Any) -> None:
+    """The page's messages name its buttons and fields, never an option, a variable or a command."""
+    shown = " ".join(page.locator(".distill-error, .distill-note, #gen-vocoder-info, #gen-message, "
+                                  "[id$=-status]").all_inner_texts())
+    assert not CLI_WORDS.search(shown), shown
+
+
 def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -209,7 +219,7 @@ def test_generate_with_a_slider_and_a_vocoder(site):
     page.locator("#gen-go").click()
     page.locator("#gen-audio-0 .progress-text, #gen-message .progress-text").first.wait_for(timeout=30000)
     press(page, "gen-cancel", "#gen-cancel-message", r"cancelling")
-    wait_for_text(page, "#gen-message .distill-error", r"render cancelled after")
+    wait_for_text(page, "#gen-message", r"render cancelled after")
     page.close()
 
 
@@ -248,8 +258,9 @@ def test_train_shows_skipped_files_progress_in_every_page_then_cancel_and_resume
     wait_for_text(other, "#train-status", r"training 'fresh'.*running")  # a second page sees the same job
     other.locator("#tab-vocoders-button").click()  # a second long job is refused meanwhile
     press(other, "voc-start", "#voc-message", r"training 'fresh' is running: wait for it to finish")
+    assert "training 'fresh' is (one long job at a time)" in text(other, "#voc-status")  # not "No job running"
     status = press(page, "train-cancel", "#train-status", r"cancelled")
-    assert "Resume with" in status
+    assert "Resume" in status and "--resume" not in status  # the page's button, not the command line's option
     checkpoint = Path(site["env"]["DISTILL_HOME"]) / "checkpoints" / "fresh" / "vae.ckpt"
     assert checkpoint.is_file()
     shoot(page, "train")
@@ -343,6 +354,7 @@ def test_user_errors_are_readable_messages_in_the_page(site, tmp_path):
     folder.fill(str(site["home"] / "sounds"))
     name.fill("tiny")
     press(page, "train-start", "#train-status .distill-error", r"a model named 'tiny' already exists")
+    no_cli_words(page)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     page.get_by_text("…or upload recordings").click()
@@ -361,7 +373,8 @@ def test_user_errors_are_readable_messages_in_the_page(site, tmp_path):
     page.locator("#tab-generate-button").click()
     pick(page, "gen-model", "fresh")
     (Path(site["env"]["DISTILL_HOME"]) / "models" / "fresh.distill").unlink()  # gone behind the page's back
-    press(page, "gen-go", "#gen-message .distill-error", r"fresh")
+    wait_for_text(page, "#gen-model-note", r"'fresh' is no longer in the library.*showing")  # dropped, said
+    no_cli_words(page)
     shoot(page, "errors")
     assert "Traceback" not in page.content()
     page.close()
@@ -380,9 +393,12 @@ def test_offline_without_weights_and_no_vocoder_at_all(site, hub, tmp_path):
             page.goto(server.url)
             pick(page, "gen-model", "tiny")
             press(page, "gen-go", "#gen-message .distill-error", expected)
+            no_cli_words(page)
             if plugins:
                 page.locator("#tab-vocoders-button").click()
                 press(page, "voc-download", "#voc-download-status .distill-error", expected)
+                assert "downloading" not in text(page, "#voc-message")  # no stale line beside the failure
+                no_cli_words(page)
             assert "Traceback" not in page.content()
             page.close()
         finally:

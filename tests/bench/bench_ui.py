@@ -1,6 +1,7 @@
 """The web UI: cold start (`distill ui` to its first page served), the page's time from Generate to a
-playable 5 s clip against `distill generate` for the same clip (goal: within 1.2x), and the server's
-memory while idle and while rendering. Needs Playwright and Debian's Chromium (as the browser tests).
+playable 5 s clip against `distill generate` for the same clip (goal: within 1.2x), the quick preview's
+latency (Seed ▶ clicked to the 3 s preview's player in the page; goal <= 1 s), and the server's memory
+while idle and while rendering. Needs Playwright and Debian's Chromium (as the browser tests).
 
 Run: python tests/bench/run.py ui
 """
@@ -67,7 +68,7 @@ def run() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [{"benchmark": "cold start: `distill ui` to its first page served (median of 3)",
                                    "seconds": round(statistics.median(starts), 2),
                                    "spread": f"{min(starts):.2f}-{max(starts):.2f}"}]
-    page_times, cli_times = [], []
+    page_times, cli_times, previews, renders = [], [], [], []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True,
@@ -77,6 +78,7 @@ def run() -> list[dict[str, Any]]:
             page.wait_for_selector("#gen-slider-0", state="visible")
             time.sleep(3)
             idle = _rss_mb(server.pid)
+            page.locator("#gen-preview-on input").uncheck()  # Generate alone first
             for seed in range(ROUNDS + 1):  # the first round warms the vocoder up: not counted
                 page.locator("#gen-seed input").fill(str(seed))
                 started = time.perf_counter()
@@ -90,6 +92,17 @@ def run() -> list[dict[str, Any]]:
                 if seed:
                     page_times.append(elapsed)
                     cli_times.append(time.perf_counter() - begun)
+            page.locator("#gen-preview-on input").check()
+            for round_ in range(ROUNDS + 1):  # the first preview loads the model: not counted
+                seed = int(page.locator("#gen-seed input").input_value()) + 1
+                started = time.perf_counter()
+                page.locator("#gen-seed-next").click()
+                page.wait_for_function("seed => (document.querySelector('#gen-preview-latency') || {}).textContent"
+                                       "?.includes(`seed ${seed} `)", arg=seed, timeout=120_000)
+                if round_:
+                    previews.append(time.perf_counter() - started)
+                    shown = page.locator("#gen-preview-latency").inner_text()
+                    renders.append(float(re.search(r"in (\d+\.\d+) s", shown)[1]))  # type: ignore[index]
             peak = _rss_mb(server.pid, "VmHWM")
             browser.close()
     finally:
@@ -102,6 +115,11 @@ def run() -> list[dict[str, Any]]:
         {"benchmark": "5 s clip: `distill generate` as a fresh process (median of 5)",
          "seconds": round(statistics.median(cli_times), 2), "spread": f"{min(cli_times):.2f}-{max(cli_times):.2f}"},
         {"benchmark": "page / CLI", "ratio": round(ratio, 2), "goal": "<= 1.2"},
+        {"benchmark": "3 s preview: Seed ▶ clicked to its player in the page (median of 5)",
+         "seconds": round(statistics.median(previews), 2), "spread": f"{min(previews):.2f}-{max(previews):.2f}",
+         "goal": "<= 1"},
+        {"benchmark": "3 s preview: its render on the server, as the page shows it (median of 5)",
+         "seconds": round(statistics.median(renders), 2), "spread": f"{min(renders):.2f}-{max(renders):.2f}"},
         {"benchmark": "server memory, idle with one page open", "MB": round(idle)},
         {"benchmark": "server memory, peak after rendering", "MB": round(peak)},
     ]

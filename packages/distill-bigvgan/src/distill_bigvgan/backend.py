@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from distill.plugin import DISTILL_MEL, DistillError, DownloadProgress, VocoderBase, VocoderState
+from distill.plugin import DISTILL_MEL, DistillError, DownloadProgress, Fix, VocoderBase, VocoderState
 
 from . import weights
 
@@ -123,12 +123,12 @@ def _read_generator(files: weights.WeightFiles, device: str, precision: str) -> 
 def _refetched(files: weights.WeightFiles, name: str, problem: str) -> Any:
     """Download a damaged cached file again (hand-copied files are the user's to replace)."""
     if not files.from_cache:
-        raise DistillError(f"{problem}: replace it in the {weights.WEIGHTS_ENV} folder")
+        raise DistillError(f"{problem} (a hand-copied file)", Fix("weights-folder", "bigvgan"))
     print(f"distill-bigvgan: {problem}; downloading it again", file=sys.stderr)
     try:
         weights.download(refetch=(name,))
     except DistillError as exc:
-        raise DistillError(f"{problem}, and it could not be downloaded again: {exc.cli_message}") from None
+        raise DistillError(f"{problem}, and it could not be downloaded again: {exc.message}", exc.fix) from None
     if name == weights.CONFIG_FILE:
         try:
             return json.loads(files.config.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from distill.plugin import DistillError, sha256_file
+from distill.plugin import DistillError, Fix, sha256_file
 
 from .pin import CHECKPOINT_FILE, CONFIG_FILE, FILES, FilePin, Pin, load_pin
 
@@ -96,7 +96,7 @@ def download(progress: Progress | None = None, refetch: tuple[str, ...] = ()) ->
         else:
             problems[name] = problem
     if problems and offline():
-        raise _unavailable(pin, problems, "HF_HUB_OFFLINE is set")
+        raise _unavailable(pin, problems, "this machine is set to work offline", Fix("go-online", "bigvgan"))
     if problems and progress is None:
         print(f"distill-bigvgan: downloading {', '.join(problems)} of {pin.repo_id} into the Hugging Face cache "
               f"{hub_cache_dir()} (once)", file=sys.stderr)
@@ -110,20 +110,19 @@ def _manual_files(folder: Path, pin: Pin) -> WeightFiles:
         problem = file_problem(folder / name, pin.files[name])
         if problem:
             raise DistillError(
-                f"{WEIGHTS_ENV}={folder}: {name} is {problem}. The folder must hold config.json and "
-                f"bigvgan_generator.pt of {pin.repo_id} (revision {pin.revision[:12]}); copy them again, "
-                f"or unset {WEIGHTS_ENV} to use the Hugging Face cache"
+                f"the hand-copied BigVGAN weights in {folder}: {name} is {problem}. The folder must hold config.json "
+                f"and bigvgan_generator.pt of {pin.repo_id} (revision {pin.revision[:12]})",
+                Fix("weights-folder", "bigvgan"),
             )
     return WeightFiles(folder / CONFIG_FILE, folder / CHECKPOINT_FILE, from_cache=False)
 
 
-def _unavailable(pin: Pin, problems: dict[str, str], why: str) -> DistillError:
+def _unavailable(pin: Pin, problems: dict[str, str], why: str, fix: Fix | None = None) -> DistillError:
     listing = ", ".join(f"{name} ({problem})" for name, problem in problems.items())
     return DistillError(
         f"the BigVGAN weights are not usable on this machine: {listing}, and they cannot be downloaded now "
-        f"({why}). When online, run `distill vocoders download bigvgan` (it fetches config.json and "
-        f"bigvgan_generator.pt of {pin.repo_id} at revision {pin.revision[:12]} into the Hugging Face cache "
-        f"{hub_cache_dir()}). Or copy those two files into a folder by hand and set {WEIGHTS_ENV}=/that/folder"
+        f"({why}). They are config.json and bigvgan_generator.pt of {pin.repo_id} at revision {pin.revision[:12]}, "
+        f"kept in the Hugging Face cache {hub_cache_dir()}", fix or Fix("download-or-copy", "bigvgan"),
     )
 
 
@@ -154,14 +153,13 @@ def _fetch(pin: Pin, name: str, progress: Progress | None, force: bool) -> None:
     except errors.EntryNotFoundError:
         raise DistillError(f"the Hub has no file {where}: check the pin in {pin.source}") from None
     except (errors.HfHubHTTPError, OSError) as exc:
-        raise DistillError(f"downloading {where} failed: {exc}. Run `distill vocoders download bigvgan` again "
-                           "to resume") from None
+        raise DistillError(f"downloading {where} failed: {exc}", Fix("retry-download", "bigvgan")) from None
     problem = file_problem(cached_path(pin, name), pin.files[name])
     if problem:
         _evict(cached_path(pin, name))
         raise DistillError(f"the downloaded {where} is {problem}: the file on the Hub is not the pinned one, "
                            f"or it was damaged in transfer. It was removed from the cache; check the pin in "
-                           f"{pin.source}, then run `distill vocoders download bigvgan` again")
+                           f"{pin.source}, then try again", Fix("retry-download", "bigvgan"))
 
 
 def _cause(exc: BaseException) -> str:

@@ -16,12 +16,15 @@ from .api import (
     Clip,
     Generated,
     ModelInfo,
+    PresetEstimate,
     Sidecar,
     TrainedModel,
     TrainedVocoder,
+    TrainingEstimate,
     VocoderChoices,
     VocoderInfo,
     analyze,
+    check_sound,
     clip_log_mel,
     compare_vocoders,
     download_vocoder,
@@ -35,11 +38,12 @@ from .api import (
     save_slider_preset,
     train,
     train_vocoder,
+    training_estimates,
     vocoder_choices,
     vocoder_list,
 )
 from .devices import DEVICES
-from .errors import DistillError
+from .errors import DistillError, Fix, Hint
 from .export import DEPTHS, FORMATS, NORMALIZE, ExportSettings
 from .humanize import size as human_size
 from .library import (
@@ -47,6 +51,7 @@ from .library import (
     export_model,
     import_model,
     library_root,
+    library_state,
     list_models,
     model_files,
     rename_model,
@@ -59,6 +64,7 @@ from .plugin.contract import TrainableVocoder, VocoderBase, VocoderState
 from .plugin.host import installed_vocoders
 from .progress import Interrupted, Progress
 from .slider_presets import delete_preset, get_preset, load_presets
+from .takes import Take, Takes
 from .train_settings import PRESETS as TRAIN_PRESETS
 from .uploads import MAX_FILE_BYTES as MAX_UPLOAD_BYTES
 from .uploads import add_recordings
@@ -74,15 +80,21 @@ __all__ = [
     "Clip",
     "DistillError",
     "ExportSettings",
+    "Fix",
     "Generated",
+    "Hint",
     "Interrupted",
     "MelSpec",
     "ModelInfo",
+    "PresetEstimate",
     "Progress",
     "Sidecar",
+    "Take",
+    "Takes",
     "TrainableVocoder",
     "TrainedModel",
     "TrainedVocoder",
+    "TrainingEstimate",
     "VocoderBase",
     "VocoderChoices",
     "VocoderInfo",
@@ -90,6 +102,7 @@ __all__ = [
     "__version__",
     "add_recordings",
     "analyze",
+    "check_sound",
     "clip_log_mel",
     "compare_vocoders",
     "delete_model",
@@ -102,6 +115,7 @@ __all__ = [
     "import_model",
     "installed_vocoders",
     "library_root",
+    "library_state",
     "list_models",
     "load",
     "load_presets",
@@ -118,6 +132,7 @@ __all__ = [
     "save_slider_preset",
     "train",
     "train_vocoder",
+    "training_estimates",
     "verify_model_file",
     "vocoder_choices",
     "vocoder_list",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .mrstft import multi_resolution_stft
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ def visqol(reference: np.ndarray, output: np.ndarray, rate: int) -> float:
     try:
         return float(api.measure_from_arrays(ref, out, VISQOL_RATE).moslqo)
     except (ValueError, RuntimeError, FloatingPointError) as exc:
-        raise DistillError(f"ViSQOL could not measure this audio ({exc}); compare with other recordings "
-                           "(--audio DIR)") from None
+        raise DistillError(f"ViSQOL could not measure this audio ({exc})", Fix("other-audio")) from None
 
 
 def pitch_track(wave: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:

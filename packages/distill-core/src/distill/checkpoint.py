@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_output
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .files import open_regular
 
 
@@ -24,7 +24,7 @@ def load_checkpoint(path: Path, kind: str) -> dict[str, Any]:
     import torch
 
     if not path.exists():
-        raise DistillError(f"no checkpoint to resume at {path}; drop --resume to start afresh")
+        raise DistillError(f"no checkpoint to resume at {path}", Fix("drop-resume"))
     try:
         with open_regular(path, "checkpoint") as file:
             state = torch.load(file, map_location="cpu", weights_only=True)  # no pickled code can run
@@ -35,6 +35,6 @@ def load_checkpoint(path: Path, kind: str) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != kind:
         raise DistillError(
             f"{path} is not a checkpoint that distill wrote (expected a {kind}; the file is damaged or was put "
-            "there by something else), so it was not loaded; discard it and start over with --restart"
+            "there by something else), so it was not loaded", Fix("restart"),
         )
     return state

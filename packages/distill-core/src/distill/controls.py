@@ -97,8 +97,8 @@ def find_controls(vae: MelVAE, analysis: SliderAnalysis, spec: MelSpec,
         scales[name] = 1.0 if UNITS[name] else max(ranges[name], 1e-9)
         spreads[name] = (float(values.std()) if len(values) > 1 else 0.0) / scales[name]
 
-    rejected = {"density": "how often sounds start is a matter of time, which the prior plays (with --evolution); "
-                           "a slider sets how each moment sounds"}
+    rejected = {"density": "how often sounds start is a matter of time, which the prior plays "
+                           "(with its evolution setting); a slider sets how each moment sounds"}
     share = float(np.concatenate(pitched).mean()) if pitched else 0.0
     if share < MIN_PITCHED:
         rejected["pitch"] = (f"the recordings are hardly pitched ({100 * share:.0f} % of their sound has a clear "

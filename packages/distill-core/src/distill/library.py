@@ -18,7 +18,7 @@ import attrs
 import platformdirs
 
 from .atomic import atomic_output
-from .errors import DistillError
+from .errors import DistillError, Fix, Hint
 from .files import open_regular
 from .modelfile import load_model, read_header, save_model, verify_model_file
 from .names import NAME_PATTERN, check_name
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 HOME_ENV = "DISTILL_HOME"
 SUFFIX = ".distill"
 ID_PREFIX = re.compile(r"[0-9a-fA-F]{4,}")
-TRAIN_HINT = "distill train DIR --name NAME"
 
 
 # -- where things live ------------------------------------------------------------------------------
@@ -74,10 +73,27 @@ class ModelEntry:
     steps: int | None = None
     sliders: list[str] = attrs.field(factory=list)
     vocoders: list[str] = attrs.field(factory=list)
-    error: str | None = None
+    error: str | None = None  # in the command line's words
+    problem: Hint | None = None  # the same, with its Fix: for a face that says fixes in its own words
 
     def as_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "path": str(self.path)}
+        return {**attrs.asdict(self, filter=lambda field, _: field.name != "problem"), "path": str(self.path)}
+
+
+def library_state() -> tuple[tuple[str, int, int], ...]:
+    """What changes when a model or its presets are added, edited, renamed or deleted (by any process):
+    each file's name, size and modification time. Cheap: no file is opened."""
+    folder = models_dir()
+    found = []
+    for entry in os.scandir(folder) if folder.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        try:
+            info = entry.stat()
+        except OSError:
+            continue
+        found.append((entry.name, info.st_size, info.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def list_models() -> list[ModelEntry]:
@@ -101,7 +117,7 @@ def _entry(path: Path, size: int) -> ModelEntry:
     try:
         header = read_header(path)
     except DistillError as exc:
-        entry.error = exc.cli_message
+        entry.error, entry.problem = exc.cli_message, exc.hint
         return entry
     training = header["training"]
     files = training.get("files")
@@ -143,8 +159,7 @@ def resolve_model(ref: str) -> Path:
             raise DistillError(f"id prefix {ref!r} matches several models: {found}; give more digits or the name")
     if not entries:
         raise DistillError(
-            f"no model {ref!r}: the model library at {library_root()} is empty; "
-            f"train one with `{TRAIN_HINT}` or import a file with `distill model import PATH`"
+            f"no model {ref!r}: the model library at {library_root()} is empty", Fix("train-or-import"),
         )
     names = ", ".join(e.name for e in entries)
     raise DistillError(
@@ -158,10 +173,10 @@ def recordings(model: DistillModel, audio: str | os.PathLike[str] | None = None)
     recorded = model.training.get("corpus_path")
     folder = Path(audio) if audio else Path(recorded) if isinstance(recorded, str) and recorded else None
     if folder is None:
-        raise DistillError(f"model {model.name!r} does not record where its recordings are: pass --audio DIR")
+        raise DistillError(f"model {model.name!r} does not record where its recordings are", Fix("audio"))
     if not folder.is_dir():
-        raise DistillError(f"the recordings of model {model.name!r} are not at {folder} any more: "
-                           "pass --audio DIR with their new location")
+        raise DistillError(f"the recordings of model {model.name!r} are not at {folder} any more",
+                           Fix("audio-moved"))
     return folder
 
 
@@ -244,16 +259,13 @@ def import_model(path: str | os.PathLike[str], name: str | None = None, overwrit
     elif NAME_PATTERN.fullmatch(model.name):
         target = model.name
     else:
-        raise DistillError(f"{source} carries the name {model.name!r}, not a valid model name; pass --name NAME")
+        raise DistillError(f"{source} carries the name {model.name!r}, not a valid model name", Fix("import-name"))
     dest = model_path(target)
     if dest.exists():
         if dest.resolve() == source.resolve():
             return dest  # already this library's file
         if not overwrite:
-            raise DistillError(
-                f"a model named {target!r} is already in the library ({dest}); "
-                "pass --overwrite to replace it, or --name NAME to import under another name"
-            )
+            raise DistillError(f"a model named {target!r} is already in the library ({dest})", Fix("import-as"))
     dest.parent.mkdir(parents=True, exist_ok=True)
     if target == model.name:
         _copy(source, dest)  # byte for byte
@@ -276,7 +288,7 @@ def export_model(ref: str, dest: str | os.PathLike[str], overwrite: bool = False
         if target.resolve() == source.resolve():
             raise DistillError(f"{target} is the model file itself; export it to another path")
         if not overwrite:
-            raise DistillError(f"{target} already exists; pass --overwrite to replace it, or choose another path")
+            raise DistillError(f"{target} already exists", Fix("overwrite-file"))
     _copy(source, target)
     return target
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import attrs
 
 from .atomic import atomic_output
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .files import open_regular, parse_json, sha256_of
 from .melspec import MelSpec
 from .model import DistillModel, PriorState
@@ -50,7 +50,6 @@ DIGEST_KEY = "data_sha256"  # SHA-256 of the tensor data section, in the safeten
 _DIGEST_PLACEHOLDER = "digest-pending-" + "0" * 49  # as long as a hex SHA-256
 DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
-RETRAIN_HINT = "distill train DIR --name NAME"
 _V1_PICKLE = "(pickle-based) model, which cannot be loaded safely (unpickling can run arbitrary code)"
 UPGRADE_HINT = "pip install -U distill"
 
@@ -68,7 +67,7 @@ def _not_distill(path: Path, found: str) -> NoReturn:
 
 
 def _v1(path: Path, why: str) -> NoReturn:
-    raise DistillError(f"{path} is a distill v1 {why}; retrain it with this version: `{RETRAIN_HINT}`")
+    raise DistillError(f"{path} is a distill v1 {why}", Fix("retrain"))
 
 
 def _newer(path: Path, version: int) -> NoReturn:

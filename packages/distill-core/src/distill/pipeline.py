@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import latents as lat
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .melspec import MelSpec
 from .model import DistillModel
 from .plugin.contract import VocoderBase
@@ -105,17 +105,17 @@ class LoadedModel:
             return None
         if state is None:
             raise DistillError(f"model {self.model.name!r} has no learned prior (it was trained before distill "
-                               "learned one); generate with --prior gaussian, or retrain it to get one")
+                               "learned one)", Fix("gaussian-prior"))
         if state.kind not in KINDS:
             raise DistillError(f"{where} has a learned prior of kind {state.kind!r}, which this distill does not "
-                               "know (a newer version made it); upgrade: pip install -U distill, or generate with "
-                               "--prior gaussian")
+                               "know (a newer version made it; pip install -U distill upgrades it)",
+                               Fix("gaussian-prior"))
         if self._prior is None:
             try:
                 self._prior = TrainedPrior.from_tensors(state.config, state.tensors)
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-                raise DistillError(f"{where} has a damaged learned prior ({type(exc).__name__}); generate with "
-                                   "--prior gaussian, or retrain the model") from None
+                raise DistillError(f"{where} has a damaged learned prior ({type(exc).__name__})",
+                                   Fix("gaussian-prior")) from None
         return self._prior
 
     @property
@@ -319,8 +319,7 @@ def clip_chunks(
         yield from vocode_stream(vocoder, mixed_chunks(parts), frames)
         return
     if any(own.sample_rate != vocoder.sample_rate for _, _, own in blends):
-        raise DistillError("blended models are rendered by vocoders of different sample rates; "
-                           "choose one vocoder for all with --vocoder")
+        raise DistillError("blended models are rendered by vocoders of different sample rates", Fix("one-vocoder"))
     others = []
     for model, weight, own in blends:  # each as long as the clip, in frames of its own recipe
         length = mel_frames_for(settings.seconds, model.mel_spec)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import DistillError
+from .errors import DistillError, Fix, Hint
 from .export import ExportSettings, write_audio
 from .melspec import MelSpec
 from .model import DistillModel
@@ -24,20 +24,20 @@ class PreviewMaker:
     def __init__(self, folder: Path, mels: list[torch.Tensor], mel_spec: MelSpec, device: str) -> None:
         self.folder, self.mels, self.mel_spec = folder, mels, mel_spec
         self.vocoder: VocoderBase | None = None
-        self.note = ""
+        self.note: str | Hint = ""  # what the log says about previews
         probe = DistillModel(name="preview", id="preview", mel_spec=mel_spec, vae_config={}, vae_weights={},
                              sliders=None, training={})  # type: ignore[arg-type]
         try:
             choice = select_vocoder(probe)
             if choice.backend.weights_present() is False:  # a preview never starts a large download
                 name = choice.backend.name
-                self.note = (f"previews skipped: vocoder {name!r} has not downloaded its weights yet "
-                             f"(`distill vocoders download {name}`)")
+                self.note = Hint(f"previews skipped: vocoder {name!r} has not downloaded its weights yet",
+                                 Fix("download", name))
                 return
             self.vocoder = load_vocoder(choice, mel_spec, device)
             self.note = f"previews: every checkpoint, in {folder}, vocoded by {choice.backend.name}"
         except DistillError as exc:
-            self.note = f"previews skipped: {exc.cli_message}"
+            self.note = Hint(f"previews skipped: {exc.message}", exc.fix)
 
     def __call__(self, step: int, vae: MelVAE) -> Path | None:
         if self.vocoder is None:

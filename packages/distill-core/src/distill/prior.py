@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .progress import Interrupted
 from .threads import fit_threads
 
@@ -308,7 +308,7 @@ def train_prior(
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, CHECKPOINT_FORMAT)
         if state["fingerprint"] != fingerprint or state["settings"] != attrs.asdict(settings):
-            raise DistillError(f"{checkpoint_path} belongs to another run; start over with --restart")
+            raise DistillError(f"{checkpoint_path} belongs to another run", Fix("restart", "train"))
         prior.load_state_dict(state["prior"])
         optimizer.load_state_dict(state["optimizer"])
         sampler.set_state(state["sampler"])

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import attrs
 
-from .errors import DistillError
+from .errors import DistillError, Fix, Hint
 
 
 @attrs.frozen
 class Progress:
     """One event: a step of `phase` (with `total`, 0 when unknown, and metrics such as losses), or a
     `message` to show (`warning` when it is one), with the `file` it is about when there is one (a
-    training preview clip)."""
+    training preview clip). `message` is in the command line's words; `hint` holds it as a Hint (what
+    went wrong and its Fix), for a face that says fixes in its own words."""
 
     phase: str
     step: int = 0
@@ -33,6 +34,7 @@ class Progress:
     message: str | None = None
     warning: bool = False
     file: Path | None = None
+    hint: Hint | None = None  # the message, structured (set with every message)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -44,12 +46,12 @@ DownloadProgress = Callable[[str, int, int], None]  # progress(filename, bytes_d
 
 class Interrupted(DistillError):
     """Raised when `cancel` was set (or Ctrl-C pressed). Training saved a checkpoint first: `step`,
-    `checkpoint`, and `resume`, the instructions to continue; a cancelled render wrote nothing."""
+    `checkpoint`, and `resume`, the command that continues it (also the value of its Fix, "resume": a
+    page says "press Resume" instead); a cancelled render wrote nothing."""
 
     def __init__(self, step: int, checkpoint: Path | None, resume: str = "", *, message: str | None = None) -> None:
         where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
-        then = f". Resume with: `{resume}`" if resume else ""
-        super().__init__(message or f"interrupted at step {step}{where}{then}")
+        super().__init__(message or f"interrupted at step {step}{where}", Fix("resume", resume) if resume else None)
         self.step, self.checkpoint, self.resume = step, checkpoint, resume
 
 
@@ -70,9 +72,10 @@ class Reporter:
         eta = (total - step) * since / done if total and done > 0 else None
         self.send(Progress(phase, step, total, dict(metrics or {}), now - self.started, eta))
 
-    def say(self, message: str, warning: bool = False, phase: str = "message", file: Path | None = None) -> None:
-        self.send(Progress(phase, message=message, warning=warning, elapsed=time.monotonic() - self.started,
-                           file=file))
+    def say(self, message: str | Hint, warning: bool = False, phase: str = "message", file: Path | None = None) -> None:
+        hint = Hint.of(message)
+        self.send(Progress(phase, message=hint.cli_message, warning=warning, elapsed=time.monotonic() - self.started,
+                           file=file, hint=hint))
 
     def send(self, event: Progress) -> None:
         if self.callback is not None:

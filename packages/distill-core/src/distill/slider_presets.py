@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from .atomic import write_json
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .files import read_json
 from .library import presets_path
 from .names import check_name
@@ -57,8 +57,9 @@ def _number(value: Any) -> float:
 def get_preset(model_name: str, preset: str) -> Preset:
     presets = _entries(model_name)
     if preset not in presets:
-        known = ", ".join(sorted(presets)) or "none yet (distill preset save MODEL NAME --slider …)"
-        raise DistillError(f"model {model_name!r} has no preset {preset!r}; its presets: {known}")
+        known = ", ".join(sorted(presets)) or "none yet"
+        raise DistillError(f"model {model_name!r} has no preset {preset!r}; its presets: {known}",
+                           None if presets else Fix("save-preset"))
     return presets[preset]
 
 

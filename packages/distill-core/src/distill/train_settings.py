@@ -12,7 +12,8 @@ import attrs
 from .errors import DistillError
 from .melspec import DISTILL_MEL
 
-PRESETS = ("auto", "conservative", "balanced", "aggressive")
+PRESETS = ("auto", "sketch", "conservative", "balanced", "aggressive")
+SKETCH_STEPS = 400  # about a minute on 2 CPU cores for a small corpus (docs/benchmarks.md)
 
 
 @attrs.frozen
@@ -40,6 +41,8 @@ def preset_settings(preset: str, corpus_seconds: float) -> tuple[str, VAESetting
     """Settings for a preset, scaled to the amount of audio; `auto` picks the preset by corpus size."""
     if preset == "auto":
         preset = "conservative" if corpus_seconds < 30 else "aggressive" if corpus_seconds > 1800 else "balanced"
+    if preset == "sketch":  # a first listen: is this corpus worth a longer run? Never picked by auto
+        return preset, VAESettings(steps=SKETCH_STEPS, channels=96, kl_weight=0.02)
     if preset == "conservative":  # tiny corpora: a smaller network, stronger regularisation
         steps = min(3000, 600 + int(4 * corpus_seconds))
         return preset, VAESettings(steps=steps, channels=96, kl_weight=0.02)

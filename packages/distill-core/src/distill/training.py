@@ -19,7 +19,7 @@ import torch
 
 from . import conditioning
 from .checkpoint import load_checkpoint, save_checkpoint
-from .errors import DistillError
+from .errors import DistillError, Fix
 from .melspec import DISTILL_MEL
 from .progress import Interrupted
 from .threads import fit_threads
@@ -204,9 +204,8 @@ def train_vae(
     if resume:
         state = load_checkpoint(checkpoint_path, CHECKPOINT_FORMAT)
         if state["fingerprint"] != fingerprint:
-            raise DistillError(
-                f"the audio changed since checkpoint {checkpoint_path} was written; start over with --restart"
-            )
+            raise DistillError(f"the audio changed since checkpoint {checkpoint_path} was written",
+                               Fix("restart", "train"))
         if attrs.evolve(VAESettings(**{"conditions": 0, **state["settings"]}), steps=settings.steps) != settings:
             raise DistillError(f"resuming {checkpoint_path} needs the settings it was started with")
         vae.load_state_dict(state["vae"])

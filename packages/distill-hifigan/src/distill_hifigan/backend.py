@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 from distill.plugin import (
     DISTILL_MEL,
     DistillError,
+    Fix,
+    Hint,
     MelReader,
     VocoderBase,
     VocoderKind,
@@ -97,11 +99,10 @@ class FineTunedVocoder(GeneratorVocoder):
         from .networks import inference_generator
 
         if state is None:
-            raise DistillError("hifigan is trained per model and this model has none: run "
-                               "`distill train-vocoder MODEL --backend hifigan` first")
+            raise DistillError("hifigan is trained per model and this model has none", Fix("train-vocoder", "hifigan"))
         if state.mel_spec is not None and state.mel_spec != cls.mel_spec:
-            raise DistillError("this model's hifigan state was trained on another mel recipe; retrain it with "
-                               "`distill train-vocoder MODEL --backend hifigan --restart`")
+            raise DistillError("this model's hifigan state was trained on another mel recipe",
+                               Fix("retrain-vocoder", "hifigan"))
         try:
             config = generator_config_from_dict(state.config["generator"])
             if isinstance(config, FrameGeneratorConfig):
@@ -109,17 +110,17 @@ class FineTunedVocoder(GeneratorVocoder):
                            state, device)
             generator = FastGenerator(inference_generator(config, state.weights))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise DistillError(f"the bundled hifigan state is damaged ({type(exc).__name__}: {exc}); retrain it "
-                               "with `distill train-vocoder MODEL --backend hifigan --restart`") from None
+            raise DistillError(f"the bundled hifigan state is damaged ({type(exc).__name__}: {exc})",
+                               Fix("retrain-vocoder", "hifigan")) from None
         return cls(generator.to(device), state, device)
 
     @classmethod
-    def state_warning(cls, state: VocoderState) -> str | None:
+    def state_warning(cls, state: VocoderState) -> Hint | None:
         steps = int(state.training.get("steps", 0))
         if steps >= ENOUGH_STEPS or state.training.get("from") == "base":  # fine-tuning starts good
             return None
-        return (f"the bundled hifigan vocoder was trained for only {steps} steps (under {ENOUGH_STEPS}): quality may "
-                f"be limited; train further with `distill train-vocoder MODEL --resume --steps {max(3000, 2 * steps)}`")
+        return Hint(f"the bundled hifigan vocoder was trained for only {steps} steps (under {ENOUGH_STEPS}): quality "
+                    "may be limited", Fix("train-more", str(max(3000, 2 * steps))))
 
     @classmethod
     def train(cls, run: VocoderTrainingRun) -> VocoderState:

@@ -19,6 +19,7 @@ import attrs
 import torch
 from distill.plugin import (
     DistillError,
+    Fix,
     VocoderState,
     VocoderTrainingInterrupted,
     VocoderTrainingRun,
@@ -80,14 +81,14 @@ def _resumed_settings(run: VocoderTrainingRun, state: dict[str, Any], path: Path
         settings = attrs.evolve(settings, checkpoint_every=run.checkpoint_every)
     if run.model_id and state["model_id"] != run.model_id:
         raise DistillError(f"checkpoint {path} belongs to another version of this model (it was retrained "
-                           "since); start over with --restart")
+                           "since)", Fix("restart", "train-vocoder"))
     if run.fingerprint and state["fingerprint"] != run.fingerprint:
-        raise DistillError(f"the audio changed since checkpoint {path} was written; start over with --restart")
-    for label, given, saved in (("--batch-size", run.batch_size, settings.batch_size),
-                                ("--segment", run.segment, settings.segment)):
+        raise DistillError(f"the audio changed since checkpoint {path} was written", Fix("restart", "train-vocoder"))
+    for label, given, saved in (("batch-size", run.batch_size, settings.batch_size),
+                                ("segment", run.segment, settings.segment)):
         if given is not None and given != saved:
-            raise DistillError(f"checkpoint {path} was trained with {label} {saved}; a resumed run keeps its "
-                               f"settings: leave {label} out")
+            raise DistillError(f"checkpoint {path} was trained with {label.replace('-', ' ')} {saved}, and a resumed "
+                               "run keeps its settings", Fix("keep-setting", label))
     return settings
 
 
@@ -153,7 +154,7 @@ def run_training(
         discriminator_config = DiscriminatorConfig(**saved) if saved is not None else None
         if run.from_scratch and discriminator_config is None:
             raise DistillError(f"checkpoint {path} was fine-tuned from the base, and a resumed run continues the way "
-                               "it started: leave out --from-scratch, or start over with --restart")
+                               "it started", Fix("from-scratch-or-restart", "train-vocoder"))
     budget = Budget(run.steps, run.minutes)
     if state is not None and run.steps is None and run.minutes is None:
         budget = Budget(**state["budget"])  # an interrupted run carries on towards its own target
@@ -171,8 +172,7 @@ def run_training(
         if budget.reached(progress.step, progress.seconds):
             done = f"{progress.step} steps ({progress.seconds / 60:.1f} minutes)"
             raise DistillError(f"this run has already trained {done}, which meets the target of "
-                               f"{budget.describe()}: to train further, give a larger --steps or --minutes "
-                               "with --resume")
+                               f"{budget.describe()}", Fix("train-further"))
 
     audio = TrainingAudio(list(run.audio_files), run.mel_spec, settings.segment, run.reconstruct)
     log(f"{len(run.audio_files)} files ({audio.seconds:.1f} s of audio); budget {budget.describe()}; "

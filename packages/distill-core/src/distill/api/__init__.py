@@ -6,7 +6,8 @@ ETA, and the messages the CLI prints) and `cancel` (a `threading.Event`; setting
 raises `Interrupted`, after saving a checkpoint where there is training to keep).
 """
 
-from .generation import Clip, Generated, clip_log_mel, generate, load, replay
+from .estimates import PresetEstimate, TrainingEstimate, training_estimates
+from .generation import Clip, Generated, check_sound, clip_log_mel, generate, load, replay
 from .library import ModelInfo, model_info
 from .model_training import TrainedModel, train
 from .plugins import plugin_commands, plugin_status
@@ -21,12 +22,15 @@ __all__ = [
     "Clip",
     "Generated",
     "ModelInfo",
+    "PresetEstimate",
     "Sidecar",
     "TrainedModel",
     "TrainedVocoder",
+    "TrainingEstimate",
     "VocoderChoices",
     "VocoderInfo",
     "analyze",
+    "check_sound",
     "clip_log_mel",
     "compare_vocoders",
     "download_vocoder",
@@ -40,6 +44,7 @@ __all__ = [
     "save_slider_preset",
     "train",
     "train_vocoder",
+    "training_estimates",
     "vocoder_choices",
     "vocoder_list",
 ]

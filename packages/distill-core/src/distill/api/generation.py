@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .. import __version__
-from ..errors import DistillError
+from ..errors import DistillError, Fix, Hint
 from ..progress import Interrupted, ProgressCallback, Reporter
 from .sidecar import Sidecar, sidecar_path
 
@@ -41,6 +41,7 @@ class Generated:
     vocoder: str
     reason: str
     warnings: list[str]  # about the whole run: clamped sliders, device, blending, the vocoder choice
+    hints: list[Hint] = attrs.field(factory=list)  # the same warnings, each with the fix it names (a Hint)
 
 
 def generate(
@@ -169,13 +170,13 @@ def clip_log_mel(path: str | os.PathLike[str]) -> np.ndarray:
 def check_targets(paths: Sequence[Path], export: ExportSettings, overwrite: bool) -> None:
     for path in paths:
         if path.suffix.lower() != f".{export.extension}":
-            raise DistillError(f"{path} does not end in .{export.extension}; match --output to --format")
+            raise DistillError(f"{path} does not end in .{export.extension}", Fix("match-format"))
         blocked = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
         if blocked is not None:
             raise DistillError(f"cannot write {path}: {blocked} exists and is not a folder; "
                                "choose another output path (missing folders are created)")
         if not overwrite and (path.exists() or sidecar_path(path).exists()):
-            raise DistillError(f"{path} already exists; choose another name or add --overwrite")
+            raise DistillError(f"{path} already exists", Fix("overwrite-file"))
 
 
 def _render(
@@ -197,9 +198,9 @@ def _render(
     check_targets([path for _, path in jobs], export, overwrite)
     report = Reporter(progress)
     torch_device, device_note = resolve_device(device)
-    warnings = list(notes) + ([device_note] if device_note else [])
+    hints = [Hint(note) for note in [*notes, device_note] if note]
     choice = select_vocoder(primary.model, requested)
-    warnings += choice.warnings
+    hints += choice.hints
     vocoder = load_vocoder(choice, primary.mel_spec, torch_device)
     blend_models = [(load(ref), weight) for ref, weight in jobs[0][0].blend]
     blends = []
@@ -208,8 +209,8 @@ def _render(
         blends.append((model, weight, load_vocoder(own, model.mel_spec, torch_device)))
     mode = blend_mode(primary, [m for m, _ in blend_models]) if blend_models else None
     if mode:
-        warnings.append(f"blending {len(blends) + 1} models in the {mode} domain"
-                        + (" (they share one mel recipe)" if mode == "mel" else " (their mel recipes differ)"))
+        hints.append(Hint(f"blending {len(blends) + 1} models in the {mode} domain"
+                          + (" (they share one mel recipe)" if mode == "mel" else " (their mel recipes differ)")))
     clips = []
     for settings, path in jobs:
         tags = {
@@ -226,8 +227,7 @@ def _render(
             level = write_audio(chunks, vocoder.sample_rate, settings.seconds, path, export, tags, publish)
         except FileExistsError:
             raise DistillError(f"{path} appeared while this clip was rendering (another distill run?); it was "
-                               "left as it is and this clip discarded: choose another --output, or add "
-                               "--overwrite") from None
+                               "left as it is and this clip discarded", Fix("overwrite-file")) from None
         path = publish.path if isinstance(publish, FreeName) and publish.path else path
         Sidecar(file=path.name, settings=settings, export=export, threads=clip_threads,
                 model={"name": primary.model.name, "id": primary.model.id, "path": _where(primary)},
@@ -237,7 +237,8 @@ def _render(
                        for m, w, _ in blends]).write(sidecar_path(path))
         clips.append(Clip(path=path, sidecar=sidecar_path(path), seconds=settings.seconds, seed=settings.seed,
                           warnings=list(level["warnings"])))
-    return Generated(clips=clips, vocoder=choice.backend.name, reason=choice.reason, warnings=warnings)
+    return Generated(clips=clips, vocoder=choice.backend.name, reason=choice.reason,
+                     warnings=[hint.cli_message for hint in hints], hints=hints)
 
 
 def _where(model: LoadedModel) -> str | None:
@@ -257,3 +258,16 @@ def _watched(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str
         yield chunk
 
 
+
+
+def check_sound(path: str | os.PathLike[str], shown_as: str | None = None) -> float:
+    """The length in seconds of a sound to vary or morph from, read as `generate` will read it; a file
+    that is not usable audio raises DistillError naming it as `shown_as` (an upload's own file name
+    rather than the server's copy of it)."""
+    from ..audio import AudioReadError, read_audio
+
+    try:
+        return read_audio(Path(path)).seconds
+    except AudioReadError as exc:
+        raise DistillError(f"{shown_as or path} is not a sound distill can read ({exc.detail}): choose a WAV, "
+                           "FLAC, OGG or MP3 file") from None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .. import __version__
-from ..errors import DistillError
+from ..errors import DistillError, Fix
 from ..progress import Interrupted, ProgressCallback, Reporter
 from .runs import one_length, start_run
 from .sliders import measure_controls, slider_names, slider_report
@@ -66,8 +66,7 @@ def train(
     name = folder.name if name is None else name
     destination = model_path(name)  # also checks the name: an explicit '' is refused
     if destination.exists() and not overwrite and not resume:
-        raise DistillError(f"a model named {name!r} already exists ({destination}): "
-                           "pick another --name, or add --overwrite to replace it")
+        raise DistillError(f"a model named {name!r} already exists ({destination})", Fix("overwrite-model"))
     checkpoint = checkpoint_dir(name) / "vae.ckpt"
     prior_checkpoint = checkpoint.with_name("prior.ckpt")
     # a restart discards the run's checkpoints and previews; a vocoder's own checkpoints stay

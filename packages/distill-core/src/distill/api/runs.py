@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DistillError
+from ..errors import DistillError, Fix
 
 if TYPE_CHECKING:
     from ..model import DistillModel
@@ -20,19 +20,19 @@ def one_length(steps: int | None, other: float | None, unit: str) -> None:
         raise DistillError(f"give a number of steps or of {unit}, not both")
 
 
-def start_run(checkpoints: list[Path], what: str, *, resume: bool, restart: bool) -> None:
+def start_run(checkpoints: list[Path], what: str, *, resume: bool, restart: bool, run: str = "train") -> None:
     """Check that `resume` and `restart` agree with the run's checkpoints (files or folders, the first
     the one that says a run was left) and discard them on `restart`. `what` names the run in messages
-    ("interrupted run of 'drums'", "hifigan training of 'drums'")."""
+    ("interrupted run of 'drums'", "hifigan training of 'drums'"), `run` the command it is ("train",
+    "train-vocoder"), which a page's words for the fix depend on."""
     if resume and restart:
         raise DistillError("resume or restart, not both")
     left = checkpoints[0]
     has_run = any(left.iterdir()) if left.is_dir() else left.exists()
     if resume and not has_run:
-        raise DistillError(f"no {what} to resume (looked for {left}); drop --resume to start training")
+        raise DistillError(f"no {what} to resume (looked for {left})", Fix("drop-resume", run))
     if has_run and not (resume or restart):
-        raise DistillError(f"an earlier {what} left a checkpoint ({left}): add --resume to continue it, "
-                           "or --restart to discard it")
+        raise DistillError(f"an earlier {what} left a checkpoint ({left})", Fix("resume-or-restart", run))
     if restart:
         for path in checkpoints:
             if path.is_dir():

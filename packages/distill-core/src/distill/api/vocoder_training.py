@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .. import __version__
-from ..errors import DistillError
+from ..errors import DistillError, Fix, Hint
 from ..progress import Interrupted, ProgressCallback, Reporter
 from .runs import load_for_update, one_length, start_run, unchanged
 
@@ -38,7 +38,8 @@ class TrainedVocoder:
     checkpoint: Path
     warnings: list[str]
     figures: dict[str, Any] | None
-    auto: tuple[str, str]  # what --vocoder auto now picks, and why
+    auto: tuple[str, str]  # what the vocoder choice `auto` now picks, and why
+    hints: list[Hint] = attrs.field(factory=list)  # the warnings, each with the fix it names (a Hint)
 
 
 def train_vocoder(
@@ -71,7 +72,7 @@ def train_vocoder(
     registered = _trainable_backend(loaded, backend, resumable, report)
     name = registered.name
     folder = runs / name
-    start_run([folder], f"{name} training of {loaded.name!r}", resume=resume, restart=restart)
+    start_run([folder], f"{name} training of {loaded.name!r}", resume=resume, restart=restart, run="train-vocoder")
     folder.mkdir(parents=True, exist_ok=True)
     torch_device, device_note = resolve_device(device)
     if device_note:
@@ -116,7 +117,7 @@ def train_vocoder(
         loaded.vocoder_state[name] = state
         if run.stop is not None and run.stop.is_set():  # cancelled after the last step: keep it, skip measuring
             figures = None
-            report.say("note: not measured (cancelled); --vocoder auto will prefer the bundled vocoder")
+            report.say("note: not measured (cancelled); auto will prefer the bundled vocoder")
         else:
             figures = _measure(loaded, audio, torch_device, report)
     if figures:
@@ -128,22 +129,22 @@ def train_vocoder(
     growth = path.stat().st_size - before
     minutes_done = state.training.get("seconds", time.monotonic() - started) / 60
     report.say(f"bundled {name!r} into {path} ({growth / 1e6:+.1f} MB): {state.training.get('steps')} steps, "
-               f"{minutes_done:.1f} minutes of training; `distill generate {model}` now uses it with "
-               "--vocoder auto")
-    report.say(f"checkpoint kept in {folder} (train further with --resume and a larger --steps or --minutes)")
-    warning = registered.backend.state_warning(state)
+               f"{minutes_done:.1f} minutes of training")
+    report.say(Hint(f"checkpoint kept in {folder}", Fix("train-further")))
+    said = registered.backend.state_warning(state)
+    warning = Hint.of(said) if said else None
     if warning:
-        report.say(f"warning: {warning}", warning=True)
+        report.say(Hint(f"warning: {warning.message}", warning.fix), warning=True)
     choice = select_vocoder(current)
-    report.say(f"--vocoder auto now picks {choice.backend.name!r}: {choice.reason}")
-    for note in choice.warnings:
-        report.say(f"note: {note}")
+    report.say(f"auto now picks {choice.backend.name!r}: {choice.reason}")
+    for note in choice.hints:
+        report.say(Hint(f"note: {note.message}", note.fix))
     return TrainedVocoder(
         model=loaded.name, path=path, backend=name, steps=state.training.get("steps"),
         resumed_from=(first_step[0] if first_step else int(state.training.get("steps") or 0)) if resume else 0,
         minutes=round(minutes_done, 2), losses=state.training.get("losses", {}), bytes_added=growth,
-        checkpoint=folder, warnings=[warning] if warning else [], figures=figures,
-        auto=(choice.backend.name, choice.reason),
+        checkpoint=folder, warnings=[warning.cli_message] if warning else [], figures=figures,
+        auto=(choice.backend.name, choice.reason), hints=[warning] if warning else [],
     )
 
 
@@ -169,8 +170,8 @@ def _trainable_backend(model: DistillModel, requested: str | None, resumable: se
         return candidates[with_run.pop()]
     chosen = min(candidates.values(), key=lambda r: (-r.backend.priority, r.name))
     if len(candidates) > 1:
-        report.say(f"several trainable vocoders are installed ({listing}); training {chosen.name!r}, the one "
-                   "--vocoder auto ranks first (choose another with --backend NAME)")
+        report.say(Hint(f"several trainable vocoders are installed ({listing}); training {chosen.name!r}, the one "
+                        "auto ranks first", Fix("backend")))
     return chosen
 
 
@@ -204,7 +205,7 @@ def _measure(model: DistillModel, audio: str | os.PathLike[str] | None, device: 
     try:
         result = compare(model, Path(audio) if audio else None, device, pitch=False, baseline=False)
     except DistillError as exc:
-        report.say(f"note: not measured ({exc.cli_message}); --vocoder auto will prefer the bundled vocoder")
+        report.say(Hint(f"note: not measured ({exc.message}); auto will prefer the bundled vocoder", exc.fix))
         return None
     report.say("  " + ", ".join(f"{row.name} ViSQOL {row.visqol:.2f}" for row in result.rows) + f" ({result.note})")
     return result.figures()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import DistillError
+from ..errors import DistillError, Hint
 from .runs import load_for_update, unchanged
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def compare_vocoders(
 ) -> Comparison:
     """Resynthesise the model's held-out recordings with every usable vocoder (and the Griffin-Lim
     baseline) and measure each; backends that would need a download are skipped unless `download`.
-    `save` stores the figures in the model's bundled vocoders, which `--vocoder auto` ranks by.
+    `save` stores the figures in the model's bundled vocoders, which the vocoder choice `auto` ranks by.
     `renderings` (a folder) keeps each held-out file and every rendering of it, to listen to."""
     from ..devices import resolve_device
     from ..library import resolve_model
@@ -73,12 +73,16 @@ def compare_vocoders(
 @attrs.frozen
 class VocoderChoices:
     """What can render a model: the usable backends, and what `auto` picks (None: nothing can), why,
-    and its warnings (under-trained, a mel conversion, a better backend not downloaded)."""
+    and its warnings (under-trained, a mel conversion, a better backend not downloaded). `reason` and
+    `warnings` are in the command line's words; `why` and `hints` are the same as Hints (what went
+    wrong and its Fix), for a face that says fixes in its own words."""
 
     options: list[VocoderOption]
     auto: str | None
     reason: str
     warnings: list[str]
+    why: Hint = attrs.field(factory=lambda: Hint(""))
+    hints: list[Hint] = attrs.field(factory=list)
 
 
 def vocoder_choices(model: str | os.PathLike[str]) -> VocoderChoices:
@@ -94,8 +98,9 @@ def vocoder_choices(model: str | os.PathLike[str]) -> VocoderChoices:
     try:
         choice = select_vocoder(loaded, "auto", installed)
     except DistillError as exc:
-        return VocoderChoices(options, None, exc.cli_message, [])
-    return VocoderChoices(options, choice.backend.name, choice.reason, list(choice.warnings))
+        return VocoderChoices(options, None, exc.cli_message, [], exc.hint)
+    return VocoderChoices(options, choice.backend.name, choice.reason, list(choice.warnings), Hint(choice.reason),
+                          list(choice.hints))
 
 
 def download_vocoder(name: str, progress: Callable[[str, int, int], None] | None = None) -> None:

@@ -14,7 +14,7 @@ from ..atomic import atomic_output
 from ..audio import read_audio
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..devices import resolve_device
-from ..errors import DistillError
+from ..errors import DistillError, Fix, Hint
 from ..files import sha256_file
 from ..griffinlim import fast_griffin_lim, griffin_lim
 from ..melspec import DISTILL_MEL, MelSpec
@@ -37,6 +37,8 @@ __all__ = [
     "DISTILL_MEL",
     "DistillError",
     "DownloadProgress",
+    "Fix",
+    "Hint",
     "Interrupted",
     "MelReader",
     "MelSpec",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 import attrs
 
-from ..errors import DistillError
+from ..errors import DistillError, Hint
 from ..melspec import MelSpec
 from ..progress import DownloadProgress, Interrupted, StepProgress
 
@@ -89,8 +89,9 @@ class VocoderBase(abc.ABC):
         raise DistillError(f"vocoder {cls.name!r} has no weights to download")
 
     @classmethod
-    def state_warning(cls, state: VocoderState) -> str | None:
-        """A warning about a bundled state (for example: trained too briefly), or None."""
+    def state_warning(cls, state: VocoderState) -> str | Hint | None:
+        """A warning about a bundled state (for example: trained too briefly), or None; a Hint when it
+        names a fix (Hint(message, Fix("train-more", "3000"))), which each face then says its own way."""
         return None
 
     @classmethod

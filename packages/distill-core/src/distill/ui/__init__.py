@@ -30,6 +30,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, open_browser: bool = True,
         raise DistillError(GRADIO_MISSING) from None
     from .app import CSS, build_app
     from .jobs import JobRunner
+    from .script import SCRIPT
 
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("distill").setLevel(logging.INFO)
@@ -37,10 +38,11 @@ def serve(host: str = "127.0.0.1", port: int = 7860, open_browser: bool = True,
     runner = JobRunner()
     app = build_app(runner, folder)
     app.queue(default_concurrency_limit=2)
-    served = [folder / "generated", folder / "compare", folder / "exports", library_root() / "checkpoints"]
+    served = [folder / "generated", folder / "previews", folder / "compare", folder / "exports",
+              library_root() / "checkpoints"]
     try:
         _, url, _ = app.launch(server_name=host, server_port=port, inbrowser=open_browser, prevent_thread_lock=True,
-                               quiet=True, css=CSS, allowed_paths=[str(p) for p in served], footer_links=[],
+                               quiet=True, css=CSS, js=SCRIPT, allowed_paths=[str(p) for p in served], footer_links=[],
                                ssr_mode=False, max_file_size=MAX_UPLOAD_BYTES, show_error=False)
     except OSError as exc:
         raise DistillError(f"cannot serve on {host}:{port} ({exc}); pick another with --port") from None

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from .. import DistillError, Interrupted, Progress
+from .words import ui_message
 
 log = logging.getLogger("distill.ui")
 
@@ -30,6 +31,7 @@ class Job:
 
     kind: str  # "train", "train-vocoder" or "download"
     label: str  # for people: "training 'field'"
+    target: str = ""  # the model it trains, or the vocoder it downloads
     cancel: threading.Event = attrs.field(factory=threading.Event)
     state: str = "running"  # running, finished, cancelled or failed
     started: float = attrs.field(factory=time.monotonic)
@@ -83,12 +85,19 @@ class JobRunner:
         self.job: Job | None = None  # the running job, or the last one
         self.changes = 0  # counts ended jobs and library edits: pages refresh their model lists when it moves
 
-    def start(self, kind: str, label: str, work: Callable[[Job], Any]) -> Job:
+    def start(self, kind: str, label: str, work: Callable[[Job], Any], target: str = "",
+              continues: bool = False) -> Job:
+        """Run `work(job)` in a thread. With `continues` (a Resume), the new job keeps the loss curve,
+        previews and log of the last job when that one was of the same kind and target."""
         with self._lock:
-            if self.job is not None and self.job.running:
-                raise DistillError(f"{self.job.label} is running: wait for it to finish, or cancel it first "
+            last = self.job
+            if last is not None and last.running:
+                raise DistillError(f"{last.label} is running: wait for it to finish, or cancel it first "
                                    "(one long job at a time)")
-            job = self.job = Job(kind, label)
+            job = self.job = Job(kind, label, target)
+            if continues and last is not None and (last.kind, last.target) == (kind, target):
+                job.curve, job.previews, job.log, job._every = list(last.curve), list(last.previews), list(last.log), \
+                    last._every
             self._thread = threading.Thread(target=self._run, args=(job, work), name=f"distill-{kind}", daemon=True)
             self._thread.start()
         return job
@@ -98,9 +107,9 @@ class JobRunner:
             job.result = work(job)
             job.state = "finished"
         except Interrupted as exc:
-            job.state, job.error, job.resume = "cancelled", exc.cli_message, exc.resume
+            job.state, job.error, job.resume = "cancelled", ui_message(exc), exc.resume
         except DistillError as exc:
-            job.state, job.error = "failed", exc.cli_message
+            job.state, job.error = "failed", ui_message(exc)
         except Exception as exc:  # a bug: the page gets one line, the server log the traceback
             log.exception("%s failed", job.label)
             job.state = "failed"

@@ -37,14 +37,18 @@ def table() -> pd.DataFrame:
 
 
 def info(name: str | None) -> str:
-    if not name:
+    if not name and not model_names():
         return note_html("The library is empty: train a model in the Train tab, or import a .distill file.")
+    if not name:
+        return note_html("Pick a model to see its facts.")
     model = model_info(name)
     return facts_html(model, model.path.stat().st_size)
 
 
 def presets_html(name: str | None) -> str:
-    presets = model_info(name).presets() if name else {}
+    if not name:
+        return ""
+    presets = model_info(name).presets()
     if not presets:
         return note_html("no presets (save one in the Generate tab)")
     return "<ul>" + "".join(f"<li><b>{html.escape(p)}</b>: " + ", ".join(f"{html.escape(k)} {v:.3g}"
@@ -91,6 +95,7 @@ def build(context: Context) -> TabHooks:
         context.runner.changed()
         names = model_names()
         return [table(), gr.update(choices=names, value=names[0] if names else None), note_html(text)]
+
 
     edited = [models, model, message]
 
@@ -155,11 +160,15 @@ def build(context: Context) -> TabHooks:
     drop_preset.click(guarded(on_drop, 3), inputs=[model, preset], outputs=[presets, preset, message],
                       api_visibility="private")
 
-    def refresh(name: str | None) -> list[Any]:
+    def refresh(name: str | None, chosen: str | None) -> list[Any]:
+        if not name or name not in model_names():
+            return [table(), gr.skip(), gr.skip(), gr.skip()]
         try:
-            return [table(), *show(name)[:3]]
+            names = sorted(model_info(name).presets())
         except DistillError:
             return [table(), gr.skip(), gr.skip(), gr.skip()]
+        return [table(), info(name), presets_html(name),
+                gr.update(choices=names, value=chosen if chosen in names else (names[0] if names else None))]
 
-    return TabHooks(changing=[models, facts, presets, preset], refresh=refresh, watch=[model],
+    return TabHooks(changing=[models, facts, presets, preset], refresh=refresh, watch=[model, preset],
                     on_load=(guarded(show, len(shown)), [model], shown))

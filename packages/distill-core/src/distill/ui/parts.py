@@ -16,8 +16,19 @@ import gradio as gr
 from .. import DistillError, list_models
 from .jobs import Job, JobRunner
 from .views import error_html, note_html
+from .words import ui_message
 
 log = logging.getLogger("distill.ui")
+
+
+@attrs.define
+class Picker:
+    """A model menu and the note beside it that says when its model went away."""
+
+    dropdown: Any
+    note: Any
+    label: str
+    first: bool  # shows the first model when none (or a vanished one) is chosen; else stays empty
 
 
 @attrs.define
@@ -25,25 +36,67 @@ class Context:
     """What the tabs share."""
 
     runner: JobRunner
-    folder: Path  # where the UI writes what it serves: generated/, compare/, exports/
+    folder: Path  # where the UI writes what it serves: generated/, compare/, exports/, previews/
     cancels: dict[str, threading.Event] = attrs.field(factory=dict)  # per page session: its render's token
-    model_pickers: list[Any] = attrs.field(factory=list)  # every model dropdown, refreshed together
+    rendering: set[str] = attrs.field(factory=set)  # page sessions with a render under way
+    pickers: list[Picker] = attrs.field(factory=list)  # every model menu, refreshed together
+    ids: dict[str, str] = attrs.field(factory=dict)  # every model name seen -> its id (follows renames)
 
     def cancel_token(self, request: gr.Request | None) -> threading.Event:
-        key = request.session_hash if request is not None and request.session_hash else "-"
+        key = session(request)
         token = self.cancels[key] = threading.Event()
         return token
 
     def picker(self, label: str, elem_id: str, first: bool = True, **kwargs: Any) -> gr.Dropdown:
-        """A model dropdown showing the first model (or none, with `first=False`). It accepts a value that is
-        not (or no longer) among its choices: a model renamed or deleted meanwhile (in another page, or
-        before a late refresh of this one) reaches the handler, which says it is gone, instead of failing
-        Gradio's validation with a bare "Error" (seen on a busy machine, after a rename)."""
+        """A model menu (with a note under it) showing the first model (or none, with `first=False`).
+        It accepts a value that is no longer among its choices, so a model renamed or deleted meanwhile
+        reaches the handler (which says so) instead of failing Gradio's validation with a bare "Error";
+        and at the next tick every page's menus follow the library (`refreshed_pickers`)."""
         names = model_names()
-        dropdown = gr.Dropdown(choices=names, value=names[0] if names and first else None, label=label,
-                               elem_id=elem_id, allow_custom_value=True, **kwargs)
-        self.model_pickers.append(dropdown)
+        with gr.Column(scale=kwargs.pop("scale", 1), min_width=160):
+            dropdown = gr.Dropdown(choices=names, value=names[0] if names and first else None, label=label,
+                                   elem_id=elem_id, allow_custom_value=True, **kwargs)
+            note = gr.HTML(elem_id=f"{elem_id}-note")
+        dropdown.input(lambda: "", outputs=note, api_visibility="private", queue=False)  # a new pick clears it
+        self.pickers.append(Picker(dropdown, note, label, first))
         return dropdown
+
+    def refreshed_pickers(self, values: tuple[Any, ...], before: set[str] | None) -> list[Any]:
+        """Updates for every menu (then every note) after the library changed: the choices now; a model
+        that was there `before` (this page's last look) and is gone now is followed to its new name (a
+        model with its id that was not there before: an imported copy keeps the id too) or dropped with
+        a note. A page's first look (`before` None) fills its empty main menus. Other values are left
+        alone: a menu's value can be older than an edit this page just made."""
+        entries = [entry for entry in list_models() if entry.error is None]
+        names = [entry.name for entry in entries]
+        self.ids.update({entry.name: entry.id for entry in entries if entry.id})
+        menus, notes = [], []
+        for picker, value in zip(self.pickers, values, strict=True):
+            if (value in names or (value and (before is None or value not in before))
+                    or (not value and before is not None)):
+                menus.append(gr.update(choices=names))
+                notes.append(gr.skip())
+                continue
+            if not value:  # the page's first look
+                menus.append(gr.update(choices=names, value=names[0] if picker.first and names else None))
+                notes.append(gr.skip())
+                continue
+            gone = before or set()
+            renamed = next((e.name for e in entries if e.id and e.id == self.ids.get(value) and e.name not in gone),
+                           None)
+            instead = renamed or (names[0] if picker.first and names else None)
+            menus.append(gr.update(choices=names, value=instead))
+            if renamed:
+                notes.append(note_html(f"{value!r} was renamed to {renamed!r}: {picker.label} follows it"))
+            else:
+                shown = f": showing {instead!r}" if instead else f": {picker.label} is empty now"
+                notes.append(note_html(f"{value!r} is no longer in the library (deleted, or renamed in another "
+                                       f"program){shown}"))
+        return [*menus, *notes]
+
+
+def session(request: gr.Request | None) -> str:
+    return request.session_hash if request is not None and request.session_hash else "-"
 
 
 @attrs.define
@@ -64,28 +117,32 @@ def model_names() -> list[str]:
     return [entry.name for entry in list_models() if entry.error is None]
 
 
-def refreshed_pickers(count: int) -> list[Any]:
-    names = model_names()
-    return [gr.update(choices=names)] * count
-
-
-def guarded(fn: Callable[..., Any], outputs: int) -> Callable[..., Any]:
-    """`fn`, whose last output is the tab's message: an error a user can cause becomes that message (the
-    other outputs stay as they were); anything else is logged with its traceback and summarised."""
+def guarded(fn: Callable[..., Any], outputs: int, message_at: int = -1) -> Callable[..., Any]:
+    """`fn`, whose output number `message_at` (default: the last) is the tab's message: an error a user can
+    cause becomes that message, in the page's words (the other outputs stay as they were); anything else
+    is logged with its traceback and summarised."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DistillError as exc:
-            message = exc.cli_message
+            message = said(exc)
         except Exception as exc:
             log.exception("%s failed", fn.__name__)
             message = f"unexpected error ({type(exc).__name__}: {exc}); details are in the server log"
-        shown = error_html(message)
-        return (*[gr.skip()] * (outputs - 1), shown) if outputs > 1 else shown
+        if outputs == 1:
+            return error_html(message)
+        shown: list[Any] = [gr.skip()] * outputs
+        shown[message_at] = error_html(message)
+        return shown
 
     return wrapper
+
+
+def said(exc: DistillError) -> str:
+    """An error in the page's words (its buttons and fields, not the command line's options)."""
+    return ui_message(exc)
 
 
 @attrs.define
@@ -98,20 +155,27 @@ class TrainingPanel:
 
 
 def training_panel(context: Context, prefix: str, kind: str, start_label: str, launch: Callable[..., str],
-                   inputs: list[Any]) -> TrainingPanel:
+                   inputs: list[Any], validator: Callable[..., list[Any]] | None = None) -> TrainingPanel:
     """The controls of a training tab (elem_ids `PREFIX-start` …). Start and Resume call
-    `launch(*inputs, resuming=...)`; Cancel stops the running job of `kind`, which saves a checkpoint
-    after its current step."""
+    `launch(*inputs, start_over, resuming=...)` once `validator(*inputs)` (messages beside the fields) lets
+    them (`start_over`: the Start over box, a restart);
+    Cancel stops the running job of `kind`, which saves a checkpoint after its current step."""
     with gr.Row():
         start = gr.Button(start_label, variant="primary", elem_id=f"{prefix}-start")
+        over = gr.Checkbox(False, label="Start over (discards an interrupted run's checkpoint)",
+                           elem_id=f"{prefix}-restart")
         cancel = gr.Button("Cancel (keeps a checkpoint)", elem_id=f"{prefix}-cancel")
         resume = gr.Button("Resume", elem_id=f"{prefix}-resume")
     message = gr.HTML(elem_id=f"{prefix}-message")
     status = gr.HTML(elem_id=f"{prefix}-status")
-    plot = gr.LinePlot(x="step", y="value", color="loss", label="Losses", elem_id=f"{prefix}-plot", height=260)
+    plot = gr.LinePlot(x="step", y="value", color="loss", label="Losses", elem_id=f"{prefix}-plot", height=260,
+                       color_title="loss")
+    def checked(*values: Any) -> list[Any]:
+        return [*validator(*values[:-1]), gr.validate(True, "")] if validator else []
+
     for button, resuming in ((start, False), (resume, True)):
-        button.click(guarded(functools.partial(launch, resuming=resuming), 1), inputs=inputs, outputs=message,
-                     api_visibility="private")
+        button.click(guarded(functools.partial(launch, resuming=resuming), 1), inputs=[*inputs, over],
+                     outputs=message, api_visibility="private", validator=checked)
 
     def stop() -> str:
         job = context.runner.job

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from .. import human_size
 from .jobs import NOT_LOSSES
+from .words import ui_message
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -44,7 +45,7 @@ def note_html(message: str) -> str:
     return f'<div class="distill-note">{html.escape(message)}</div>'
 
 
-def _clock(seconds: float | None) -> str:
+def clock(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "–"
     whole = round(seconds)
@@ -55,8 +56,10 @@ def _clock(seconds: float | None) -> str:
 
 def job_html(job: Job | None, kinds: tuple[str, ...]) -> str:
     """The state of the running (or last) job of one of `kinds`: a bar, step, metrics, ETA, the outcome."""
-    if job is None or job.kind not in kinds:
+    if job is None or (job.kind not in kinds and not job.running):
         return note_html("No job running.")
+    if job.kind not in kinds:  # another tab's job: one long job at a time
+        return note_html(f"Nothing of this kind is running; {job.label} is (one long job at a time).")
     parts = [f"<b>{html.escape(job.label)}</b> — {job.state}"]
     event = job.last
     if event is not None:
@@ -66,11 +69,13 @@ def job_html(job: Job | None, kinds: tuple[str, ...]) -> str:
                             if name not in NOT_LOSSES and isinstance(value, int | float))
         if "adversarial" in event.metrics:  # a vocoder's phase: with its discriminators, or the generator alone
             metrics += "; phase: " + ("adversarial" if event.metrics["adversarial"] else "generator-only")
-        eta = f", ETA {_clock(event.eta)}" if job.running and event.eta is not None else ""
+        eta = f", ETA {clock(event.eta)}" if job.running and event.eta is not None else ""
         rate = event.step / event.elapsed if event.elapsed > 0 else 0.0
         parts.append(f'<span class="distill-step">{html.escape(event.phase)} step {event.step}'
                      f'{f" / {event.total}" if event.total else ""}</span> · {rate:.2f} steps/s · elapsed '
-                     f"{_clock(event.elapsed)}{eta}" + (f"<br>{metrics}" if metrics else ""))
+                     f"{clock(event.elapsed)}{eta}" + (f"<br>{metrics}" if metrics else ""))
+    if job.curve:  # a resumed run's curve goes on from the first run's first step
+        parts.append(f'<span class="distill-curve">loss curve from step {job.curve[0]["step"]}</span>')
     if job.error:
         css = "distill-note" if job.state == "cancelled" else "distill-error"
         parts.append(f'<div class="{css}">{html.escape(job.error)}</div>')
@@ -92,7 +97,7 @@ def download_html(job: Job | None) -> str:
         rows.append(f'{html.escape(name)} <progress class="distill-bar" max="1" value="{fraction:.4f}"></progress> '
                     f'<span class="distill-bytes">{human_size(file_done)} / {human_size(file_total)}</span>')
     if job.downloads:
-        rows.append(f"{human_size(speed)}/s" + (f", ETA {_clock(eta)}" if job.running and eta is not None else ""))
+        rows.append(f"{human_size(speed)}/s" + (f", ETA {clock(eta)}" if job.running and eta is not None else ""))
     if job.error:
         rows.append(error_html(job.error))
     return "<br>".join(rows)
@@ -109,7 +114,7 @@ def facts_html(model: ModelInfo, size: int) -> str:
     header, path = model.header, model.path
     training = header.get("training") or {}
     rows = [("file", f"{path} ({human_size(size)})"), ("id", header.get("id")), ("created", header.get("created")),
-            ("recordings", f"{training.get('files', '?')} files, {_clock(_number(training.get('seconds')))} of audio "
+            ("recordings", f"{training.get('files', '?')} files, {clock(_number(training.get('seconds')))} of audio "
                            f"from {training.get('corpus_path', '?')}"),
             ("training", f"{training.get('steps', '?')} steps, preset {training.get('preset', '?')}")]
     for slider in model.sliders():
@@ -146,8 +151,8 @@ def comparison_html(result: Any, url: Callable[[Path], str] = file_url) -> str:
         f"<td>{r.mr_stft:.3f}</td><td>{cents(r.pitch_cents)}</td><td>{r.speed:.1f}×</td></tr>" for r in result.rows)
     parts = [f"<p>Resynthesis of {html.escape(result.note)}.</p>",
              f'<table class="distill-compare">{head}{rows}</table>']
-    parts += [f"<p>skipped {html.escape(s.name)}: {html.escape(s.reason)}; to include it: "
-              f"<code>{html.escape(s.fix)}</code></p>" for s in result.skipped]
+    parts += [f"<p>skipped {html.escape(s.name)}: {html.escape(ui_message(s.reason))}; to include it: "
+              f"{html.escape(ui_message(s.fix))}</p>" for s in result.skipped]
     if result.renderings:
         names = list(next(iter(result.renderings.values())))
         header = "".join(f"<th>{html.escape(n)}</th>" for n in names)

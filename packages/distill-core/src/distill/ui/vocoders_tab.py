@@ -16,6 +16,7 @@ from .jobs import Job
 from .parts import Context, TabHooks, guarded, training_panel
 from .train_tab import loss_frame
 from .views import download_html, job_html, log_text, note_html
+from .words import ui_message
 
 KINDS = ("train-vocoder",)
 
@@ -55,24 +56,32 @@ def build(context: Context) -> TabHooks:
         model = context.picker("Model", "voc-model")
         backends = trainable_backends()
         backend = gr.Dropdown(["auto", *backends], value="auto", label="Backend", elem_id="voc-backend")
-        steps = gr.Number(0, label="Steps (0: by minutes or the default)", precision=0, minimum=0,
-                          elem_id="voc-steps")
-        minutes = gr.Number(0, label="Minutes (0: by steps)", minimum=0, elem_id="voc-minutes")
+        steps = gr.Number(0, label="Steps (0: by minutes or the default)", precision=0, elem_id="voc-steps")
+        minutes = gr.Number(0, label="Minutes (0: by steps)", elem_id="voc-minutes")
 
-    def launch(name: str | None, chosen: str, count: float, budget: float, resuming: bool) -> str:
+    def launch(name: str | None, chosen: str, count: float, budget: float, over: bool, resuming: bool) -> str:
         if not name:
             raise DistillError("pick a model first (train one in the Train tab)")
 
         def work(job: Job) -> Any:
             return distill.train_vocoder(name, backend=None if chosen == "auto" else chosen, steps=int(count) or None,
-                                     minutes=float(budget) or None, resume=resuming, progress=job.on_progress,
+                                     minutes=float(budget) or None, resume=resuming,
+                                     restart=over and not resuming, progress=job.on_progress,
                                      cancel=job.cancel)
 
         job = context.runner.start("train-vocoder", f"{'resuming' if resuming else 'training'} a vocoder for "
-                                   f"{name!r}", work)
+                                   f"{name!r}", work, target=name, continues=resuming)
         return note_html(f"{job.label}: progress below")
 
-    panel = training_panel(context, "voc", "train-vocoder", "Start", launch, [model, backend, steps, minutes])
+    def validate(name: str | None, chosen: str, count: float | None, budget: float | None) -> list[Any]:
+        bad_steps = count is None or count < 0
+        bad_minutes = budget is None or budget < 0
+        return [gr.validate(bool(name), "pick a model first (train one in the Train tab)"), gr.validate(True, ""),
+                gr.validate(not bad_steps, "type 0 (by minutes or the default) or a number of steps"),
+                gr.validate(not bad_minutes, "type 0 (by steps) or a number of minutes")]
+
+    panel = training_panel(context, "voc", "train-vocoder", "Start", launch, [model, backend, steps, minutes],
+                           validator=validate)
     message = panel.message
     log = gr.Textbox(label="Log", lines=8, max_lines=8, interactive=False, elem_id="voc-log")
 
@@ -83,8 +92,8 @@ def build(context: Context) -> TabHooks:
         def work(job: Job) -> None:
             distill.download_vocoder(name, job.on_download)
 
-        context.runner.start("download", f"downloading {name!r} weights", work)
-        return note_html(f"downloading {name}…")
+        context.runner.start("download", f"downloading {name!r} weights", work, target=name)
+        return ""  # the download's own line below shows it, and its outcome
 
     download.click(guarded(on_download, 1), inputs=weights, outputs=message, api_visibility="private")
 
@@ -95,8 +104,8 @@ def build(context: Context) -> TabHooks:
             auto, why = result.auto
             finished = (f'<div id="voc-result">bundled <b>{html.escape(result.backend)}</b> into '
                         f"{html.escape(str(result.path))} ({result.bytes_added / 1e6:+.1f} MB, {result.steps} steps)"
-                        f"<br>auto now picks <b>{html.escape(auto)}</b>: {html.escape(why)}"
-                        + "".join(f"<br>⚠ {html.escape(w)}" for w in result.warnings) + "</div>")
+                        f"<br>auto now picks <b>{html.escape(auto)}</b>: {html.escape(ui_message(why))}"
+                        + "".join(f"<br>⚠ {html.escape(ui_message(w))}" for w in result.warnings) + "</div>")
         downloads = download_html(job)
         if job is not None and job.kind == "download" and job.state == "finished":
             downloads += '<div id="voc-download-done">the weights are on this machine</div>'

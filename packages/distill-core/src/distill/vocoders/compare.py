@@ -29,7 +29,7 @@ from ..audio_metrics import (
     tonal_artefacts,
     visqol,
 )
-from ..errors import DistillError
+from ..errors import DistillError, Fix
 from ..griffinlim import griffin_lim
 from ..melspec import MelSpec
 from ..pipeline import vocode_stream
@@ -73,6 +73,7 @@ class Skipped:
     name: str
     reason: str
     fix: str  # the command that makes it usable
+    action: Fix | None = None  # the same, as a Fix: the web page's words for it (distill.ui.words)
 
 
 @attrs.frozen
@@ -111,7 +112,8 @@ def held_out_audio(model: DistillModel, audio: Path | None = None) -> tuple[list
     for name in names:
         path = folder / name
         if not path.is_file():
-            raise DistillError(f"held-out recording {path} is missing; pass --audio DIR if the recordings moved")
+            raise DistillError(f"held-out recording {path} is missing (have the recordings moved?)",
+                               Fix("audio-moved"))
         try:
             wave = read_audio(path, model.mel_spec.sample_rate).audio
         except DistillError:
@@ -140,7 +142,7 @@ def _candidates(model: DistillModel, installed: dict[str, RegisteredVocoder], do
             if not download:
                 skipped.append(Skipped(name, "its weights are not on this machine",
                                        f"distill vocoders compare {model.name} --download (or `distill vocoders "
-                                       f"download {name}`)"))
+                                       f"download {name}`)", Fix("download", name)))
                 continue
             backend.download(progress=progress)
         names.append(name)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from ..errors import DistillError
+from ..errors import DistillError, Fix, Hint
 from ..melspec import MelSpec
 from ..plugin.contract import VocoderBase, VocoderState
 from ..plugin.host import RegisteredVocoder, installed_vocoders
@@ -65,9 +65,14 @@ TONAL_MARGIN_DB = 6.0  # the measure's own spread is about 1-2 dB; the artefact 
 class VocoderChoice:
     backend: type[VocoderBase]
     reason: str
-    warnings: tuple[str, ...] = ()
+    hints: tuple[Hint, ...] = ()  # warnings for the user, each with the fix it names
     state: VocoderState | None = None
     needs_conversion: bool = False
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings in the command line's words."""
+        return tuple(hint.cli_message for hint in self.hints)
 
 
 def _rank(candidate: RegisteredVocoder, model: VocodableModel) -> int | None:
@@ -79,17 +84,17 @@ def _rank(candidate: RegisteredVocoder, model: VocodableModel) -> int | None:
     return SAME_RECIPE if backend.mel_spec == model.mel_spec else CONVERTED
 
 
-def _choice(backend: type[VocoderBase], model: VocodableModel, reason: str, notes: list[str]) -> VocoderChoice:
+def _choice(backend: type[VocoderBase], model: VocodableModel, reason: str, notes: list[Hint]) -> VocoderChoice:
     state = model.vocoder_state.get(backend.name)
     warnings = list(notes)
     if state is not None and (warning := backend.state_warning(state)):
-        warnings.append(warning)
+        warnings.append(Hint.of(warning))
     convert = state is None and backend.mel_spec != model.mel_spec
     if convert:
-        warnings.append(
+        warnings.append(Hint(
             f"vocoder {backend.name!r} uses another mel recipe ({backend.mel_spec.describe()}); "
             f"distill converts the model's mels for it, which costs some quality"
-        )
+        ))
     return VocoderChoice(backend, reason, tuple(warnings), state, convert)
 
 
@@ -102,24 +107,21 @@ def select_vocoder(
     installed = installed_vocoders() if installed is None else installed
     missing = [name for name in model.vocoder_state if name not in installed]
     notes = [
-        f"this model carries a vocoder trained for it ({name!r}) but that backend is not installed: "
-        f"install {KNOWN_PACKAGES.get(name, 'the plugin that provides ' + repr(name))} to use it"
+        Hint(f"this model carries a vocoder trained for it ({name!r}) but that backend is not installed: "
+             f"install {KNOWN_PACKAGES.get(name, 'the plugin that provides ' + repr(name))} to use it")
         for name in missing
     ]
 
     if requested != "auto":
         if requested not in installed:
             listing = ", ".join(installed) or "none"
-            raise DistillError(
-                f"vocoder {requested!r} is not installed (installed: {listing}); see `distill vocoders`"
-            )
+            raise DistillError(f"vocoder {requested!r} is not installed (installed: {listing})",
+                               Fix("choose-vocoder"))
         backend = installed[requested].backend
         if _rank(installed[requested], model) is None:
-            raise DistillError(
-                f"vocoder {requested!r} is trained per model and this model has none: "
-                f"run `distill train-vocoder MODEL --backend {requested}` first"
-            )
-        return _choice(backend, model, f"{requested!r} was requested with --vocoder", notes)
+            raise DistillError(f"vocoder {requested!r} is trained per model and this model has none",
+                               Fix("train-vocoder", requested))
+        return _choice(backend, model, f"{requested!r} was asked for by name (not auto)", notes)
 
     # Within a rank, a backend whose weights are on this machine beats one that would have to
     # download first: auto never fails while something usable is installed.
@@ -129,12 +131,8 @@ def select_vocoder(
         key=lambda item: item[:4],
     )
     if not ranked:
-        hint = (
-            "install a universal vocoder (pip install \"distill[bigvgan]\") or train one for this "
-            "model (pip install \"distill[hifigan]\", then `distill train-vocoder MODEL`)"
-        )
         found = ", ".join(installed) or "none installed"
-        raise DistillError(f"no vocoder can render this model ({found}): {hint}")
+        raise DistillError(f"no vocoder can render this model ({found})", Fix("install-vocoder"))
     rank, _, _, name, best = ranked[0]
     verdict = ""
     if rank == BUNDLED:
@@ -143,8 +141,7 @@ def select_vocoder(
                                          model, notes)
         rank, name = _rank(best, model) or BUNDLED, best.name
     notes += [
-        f"vocoder {c.name!r} would be preferred but its weights are not on this machine: "
-        f"`distill vocoders download {c.name}` fetches them"
+        Hint(f"vocoder {c.name!r} would be preferred but its weights are not on this machine", Fix("download", c.name))
         for r, missing, _, _, c in ranked
         if missing and (r, -c.backend.priority) < (rank, -best.backend.priority)
     ]
@@ -237,20 +234,20 @@ def verdict(own: Figures, rival: Figures, own_name: str, rival_name: str) -> tup
 
 
 def _measured_choice(bundled: list[RegisteredVocoder], universal: list[RegisteredVocoder], model: VocodableModel,
-                     notes: list[str]) -> tuple[RegisteredVocoder, str]:
+                     notes: list[Hint]) -> tuple[RegisteredVocoder, str]:
     """The first bundled backend whose stored figures beat the best usable universal one (`verdict`),
     else that universal one; and the reason, when figures decided."""
     if not universal:
         return bundled[0], ""
     rival = universal[0]
-    remeasure = "`distill vocoders compare MODEL --save` measures both again, and auto then picks the better"
+    remeasure = Fix("compare-save")
     reasons = []
     for candidate in bundled:
         state = model.vocoder_state[candidate.name]
         own, other = Figures.read(state, candidate.name), Figures.read(state, rival.name)
         if own is None or other is None:
             if own is not None:  # measured, but not against what is usable now
-                notes.append(f"the bundled {candidate.name!r} was not measured against {rival.name!r}: {remeasure}")
+                notes.append(Hint(f"the bundled {candidate.name!r} was not measured against {rival.name!r}", remeasure))
             return candidate, ""
         if own.segments is not None and other.segments is not None:
             better, why = verdict(own, other, candidate.name, rival.name)
@@ -259,7 +256,7 @@ def _measured_choice(bundled: list[RegisteredVocoder], universal: list[Registere
         else:  # figures from before per-segment scores: they cannot show the noise
             why = f"the bundled {candidate.name!r} was measured before distill compared vocoders segment by segment"
         reasons.append(why)
-        notes.append(f"{why}; {rival.name!r} is used. Train it further or re-measure it: {remeasure}")
+        notes.append(Hint(f"{why}; {rival.name!r} is used. Train it further or re-measure it", remeasure))
     return rival, f"{rival.name!r} is used: {reasons[0]}"
 
 
