@@ -50,6 +50,17 @@ def griffin_lim_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISTILL_LOAD_PLUGINS", "distill-griffinlim")
 
 
+def small_model(root: Path) -> Path:
+    """A small model trained on four example recordings in `root/sounds` (griffin-lim previews): its file
+    in the library `root/home`."""
+    from distill.examples import make_example_corpus
+
+    make_example_corpus(root / "sounds", files=4, seconds=1.0, seed=3)
+    run_cli("train", str(root / "sounds"), "--name", "field", "--steps", "10", "--batch-size", "4",
+            env={"DISTILL_HOME": str(root / "home"), "DISTILL_LOAD_PLUGINS": "distill-griffinlim"})
+    return root / "home" / "models" / "field.distill"
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, expect: int | None = 0) -> Result:
     """Invoke `distill ARGS` in-process; stderr is kept apart from stdout."""
     result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)

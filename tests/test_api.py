@@ -74,6 +74,8 @@ def test_the_whole_cycle_through_the_python_api(tmp_path, monkeypatch):
                                     progress=lambda e: vocoder_events.update([e.phase]))
     assert trained.backend == "hifigan" and trained.steps == 2 and trained.bytes_added > 0
     assert vocoder_events["train"] == 2 and vocoder_events["measure"] == 1
+    # the measurement after the last step reports its stages (the page showed ETA 0:00 for 35 s before)
+    assert vocoder_events["measure: render and measure hifigan"] == 1 and vocoder_events["measure: measured"] == 1
     assert trained.auto[0] in distill.installed_vocoders() and trained.figures
 
     result = distill.generate("cut", seconds=1.2, count=2, seed=7, sliders={"0": 0.5},

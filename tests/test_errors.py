@@ -11,10 +11,9 @@ from types import SimpleNamespace
 
 import distill
 import pytest
-from conftest import run_cli
+from conftest import run_cli, small_model
 from distill import DistillError, Fix, Hint, Interrupted, VocoderState
 from distill.errors import ACTIONS
-from distill.examples import make_example_corpus
 from distill.plugin.host import installed_vocoders
 from distill.progress import Reporter
 from distill.ui.words import CONTROLS, PAGE, control_for, fix_words, ui_message
@@ -33,11 +32,7 @@ def page_words_only(text: str) -> str:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A small trained model file, and its recordings beside it in `sounds/`."""
-    root = tmp_path_factory.mktemp("faces")
-    make_example_corpus(root / "sounds", files=4, seconds=1.0, seed=3)
-    run_cli("train", str(root / "sounds"), "--name", "field", "--steps", "10", "--batch-size", "4",
-            env={"DISTILL_HOME": str(root / "home"), "DISTILL_LOAD_PLUGINS": "distill-griffinlim"})
-    return root / "home" / "models" / "field.distill"
+    return small_model(tmp_path_factory.mktemp("faces"))
 
 
 # -- the vocabulary ------------------------------------------------------------------------------

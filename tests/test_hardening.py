@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import DISTILL_EXE, run_cli
+from conftest import DISTILL_EXE, run_cli, small_model
 from distill.atomic import FreeName, claim, write_json
-from distill.examples import make_example_corpus
 from distill.export import ExportSettings, write_audio
 from distill.modelfile import load_model, save_model
 
@@ -28,11 +27,7 @@ pytestmark = pytest.mark.usefixtures("griffin_lim_only")  # the example plugin r
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A small trained model file, and its recordings beside it in `sounds/`."""
-    root = tmp_path_factory.mktemp("hostile")
-    make_example_corpus(root / "sounds", files=4, seconds=1.0, seed=3)
-    run_cli("train", str(root / "sounds"), "--name", "field", "--steps", "10", "--batch-size", "4",
-            env={"DISTILL_HOME": str(root / "home"), "DISTILL_LOAD_PLUGINS": "distill-griffinlim"})
-    return root / "home" / "models" / "field.distill"
+    return small_model(tmp_path_factory.mktemp("hostile"))
 
 
 def _home() -> Path:

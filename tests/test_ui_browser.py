@@ -261,6 +261,7 @@ def test_train_shows_skipped_files_progress_in_every_page_then_cancel_and_resume
     assert "training 'fresh' is (one long job at a time)" in text(other, "#voc-status")  # not "No job running"
     status = press(page, "train-cancel", "#train-status", r"cancelled")
     assert "Resume" in status and "--resume" not in status  # the page's button, not the command line's option
+    assert re.search(r"l1.*kl", text(page, "#train-status .distill-legend"))  # the plot's legend, beside it
     checkpoint = Path(site["env"]["DISTILL_HOME"]) / "checkpoints" / "fresh" / "vae.ckpt"
     assert checkpoint.is_file()
     shoot(page, "train")
@@ -283,6 +284,7 @@ def test_train_a_vocoder_and_the_generate_menu_offers_it(site):
     press(page, "voc-start", "#voc-status", r"train step \d+ / 10")
     result = wait_for_text(page, "#voc-status", r"bundled hifigan into", timeout=300)
     assert "auto now picks" in result
+    assert not CLI_WORDS.search(text(page, "#voc-log")), text(page, "#voc-log")  # the log in the page's words too
     shoot(page, "vocoders")
     page.locator("#tab-generate-button").click()
     pick(page, "gen-model", "tiny")
@@ -330,10 +332,13 @@ def test_library_and_comparison_pages(site, tmp_path):
 
     page.locator("#tab-compare-button").click()
     pick(page, "cmp-model", "tiny")
-    press(page, "cmp-run", "#cmp-result", r"griffin-lim 32 it", timeout=300)
+    press(page, "cmp-run", "#cmp-result", r"render and measure", timeout=120)  # each stage, not a bare 0.0%
+    wait_for_text(page, "#cmp-result", r"griffin-lim 32 it", timeout=300)
     players = page.locator("#cmp-result table.distill-listen audio")
     names = page.locator("#cmp-result table.distill-listen tr").first.inner_text()
     assert all(n in names for n in ("original", "hifigan", "hifigan-base", "bigvgan"))
+    box, width = page.locator("#cmp-result table.distill-listen").bounding_box(), page.viewport_size["width"]
+    assert box["x"] + box["width"] <= width  # the grid fits the page (it scrolls inside its box)
     first = players.first.get_attribute("src")
     audio, rate = soundfile.read(io.BytesIO(page.request.get(site["server"].url.rstrip("/") + first).body()))
     assert rate == 44100 and len(audio) > 0

@@ -88,8 +88,12 @@ def test_vocoder_menu_lists_what_can_render_and_what_auto_picks(model, monkeypat
     assert nothing.options == [] and nothing.auto is None and "no vocoder can render" in nothing.reason
 
 
-def test_comparison_keeps_each_held_out_file_and_every_rendering(model, tmp_path):
-    result = compare_vocoders(model, renderings=tmp_path / "listen")
+def test_comparison_keeps_each_held_out_file_and_every_rendering_and_reports_each_stage(model, tmp_path):
+    stages = []
+    result = compare_vocoders(model, renderings=tmp_path / "listen", steps=stages.append)
+    assert [(e.phase, e.step, e.total) for e in stages] == [
+        ("pitch of the held-out recordings", 0, 3), ("render and measure hifigan-base", 1, 3),
+        ("render and measure griffin-lim 32 it (baseline)", 2, 3), ("measured", 3, 3)]
     assert result.renderings and len(result.renderings) == result.files
     for files in result.renderings.values():
         assert list(files) == ["original", "hifigan-base", "griffin-lim 32 it (baseline)"]

@@ -55,8 +55,9 @@ def run() -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="distill-bench-ui-"))
     env = {**os.environ, "DISTILL_HOME": str(work / "library"), "DISTILL_LOAD_PLUGINS": "distill-hifigan"}
     make_example_corpus(work / "sounds", files=5, seconds=1.5, seed=4)
-    subprocess.run([EXE, "train", str(work / "sounds"), "--name", "tiny", "--steps", "20"], env=env, check=True,
-                   capture_output=True)
+    # the default network (the balanced preset's); a few steps: rendering time does not depend on them
+    subprocess.run([EXE, "train", str(work / "sounds"), "--name", "tiny", "--steps", "20", "--preset", "balanced"],
+                   env=env, check=True, capture_output=True)
 
     starts = []
     for _ in range(3):

@@ -249,6 +249,7 @@ def _watched(chunks: Iterator[np.ndarray], rate: int, seconds: float, label: str
              cancel: threading.Event | None) -> Iterator[np.ndarray]:
     """Progress in tenths of a second of audio; a set `cancel` stops the render (nothing is written)."""
     total, done = math.ceil(seconds * 10), 0.0
+    report.step(f"render {label}", 0, total)  # before the first chunk, which waits for the model's first frames
     for chunk in chunks:
         if cancel is not None and cancel.is_set():
             raise Interrupted(round(done * 10), None,

@@ -203,7 +203,8 @@ def _measure(model: DistillModel, audio: str | os.PathLike[str] | None, device: 
     report.say("measuring it against the installed universal vocoders on the held-out recordings ...",
                phase="measure")
     try:
-        result = compare(model, Path(audio) if audio else None, device, pitch=False, baseline=False)
+        result = compare(model, Path(audio) if audio else None, device, pitch=False, baseline=False,
+                         steps=lambda event: report.step(f"measure: {event.phase}", event.step, event.total))
     except DistillError as exc:
         report.say(Hint(f"note: not measured ({exc.message}); auto will prefer the bundled vocoder", exc.fix))
         return None

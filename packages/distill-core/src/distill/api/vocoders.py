@@ -15,6 +15,7 @@ from .runs import load_for_update, unchanged
 
 if TYPE_CHECKING:
     from ..melspec import MelSpec
+    from ..progress import ProgressCallback
     from ..vocoders.compare import Comparison
     from ..vocoders.selection import VocoderOption
 
@@ -47,12 +48,13 @@ def vocoder_list() -> list[VocoderInfo]:
 def compare_vocoders(
     model: str | os.PathLike[str], *, audio: str | os.PathLike[str] | None = None, device: str = "cpu",
     download: bool = False, save: bool = False, progress: Callable[[str, int, int], None] | None = None,
-    renderings: str | os.PathLike[str] | None = None,
+    renderings: str | os.PathLike[str] | None = None, steps: ProgressCallback | None = None,
 ) -> Comparison:
     """Resynthesise the model's held-out recordings with every usable vocoder (and the Griffin-Lim
     baseline) and measure each; backends that would need a download are skipped unless `download`.
     `save` stores the figures in the model's bundled vocoders, which the vocoder choice `auto` ranks by.
-    `renderings` (a folder) keeps each held-out file and every rendering of it, to listen to."""
+    `renderings` (a folder) keeps each held-out file and every rendering of it, to listen to. `progress`
+    hears a download's bytes, `steps` each stage of the measurement (a Progress event as it starts)."""
     from ..devices import resolve_device
     from ..library import resolve_model
     from ..modelfile import save_model
@@ -61,7 +63,8 @@ def compare_vocoders(
     path = resolve_model(str(model))
     compared, identity = load_for_update(path)
     result = compare(compared, Path(audio) if audio else None, resolve_device(device)[0],
-                     download=download, progress=progress, renderings=Path(renderings) if renderings else None)
+                     download=download, progress=progress, renderings=Path(renderings) if renderings else None,
+                     steps=steps)
     current = unchanged(path, compared, identity, "the comparison ran") if save else compared
     if save and current.vocoder_state:
         for state in current.vocoder_state.values():

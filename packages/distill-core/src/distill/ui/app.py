@@ -19,7 +19,7 @@ CSS = """
 .distill-bar { width: 60%; height: 12px; vertical-align: middle; }
 .distill-facts th, .distill-compare th { text-align: left; padding-right: 1em; }
 .distill-listen { display: block; max-width: 100%; overflow-x: auto; }
-.distill-listen audio { width: 200px; }
+.distill-listen audio { width: 160px; }
 .distill-clamped { color: #8a5a00; font-size: 0.9em; padding: 2px 6px; }
 .distill-takes { display: flex; flex-direction: column; gap: 6px; }
 .distill-take { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; border: 1px solid #ddd;
@@ -29,6 +29,9 @@ CSS = """
 .distill-take .take-about { color: #555; font-size: 0.9em; flex: 1 1 16em; }
 .distill-take button, .distill-ab button { border: 1px solid #bbb; border-radius: 4px; padding: 1px 8px; }
 .distill-take audio { height: 32px; }
+.distill-legend { margin-top: 4px; }
+.distill-key { margin-right: 1em; }
+.distill-key span { display: inline-block; width: 1.4em; height: 3px; margin-right: 0.4em; vertical-align: middle; }
 #gen-preview { min-height: 64px; }  /* a preview arriving does not move what is below it */
 #gen-preview-info { min-height: 1.5em; }
 """

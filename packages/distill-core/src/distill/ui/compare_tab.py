@@ -9,7 +9,7 @@ import gradio as gr
 
 import distill
 
-from .. import DistillError, safe_stem
+from .. import DistillError, Progress, safe_stem
 from .parts import Context, TabHooks, guarded
 from .views import comparison_html
 
@@ -27,10 +27,14 @@ def build(context: Context) -> TabHooks:
                    ) -> list[str]:
         if not name:
             raise DistillError("pick a model first")
-        progress(0.0, desc="rendering and measuring every usable vocoder")
+        progress(None, desc="reading the held-out recordings")
+
+        def stage(event: Progress) -> None:
+            progress((event.step, event.total), desc=event.phase)
+
         folder = context.folder / "compare" / safe_stem(name, "model")
         shutil.rmtree(folder, ignore_errors=True)  # last comparison's renderings
-        compared = distill.compare_vocoders(name, save=store, renderings=folder)
+        compared = distill.compare_vocoders(name, save=store, renderings=folder, steps=stage)
         if store:
             context.runner.changed()
         return [f'<div id="cmp-done">{comparison_html(compared)}</div>', ""]

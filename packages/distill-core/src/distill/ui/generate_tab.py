@@ -458,7 +458,11 @@ def build(context: Context) -> TabHooks:
     def recall(take: distill.Take, current_model: str | None) -> list[Any]:
         """The take's controls back in the page; its sliders wait for its model's ranges when the model
         changes (on_model applies them)."""
-        kept = take.controls
+        kept = dict(take.controls)
+        if kept.get("model") == current_model and current_model in model_names():
+            offered = {o.name for o in distill.vocoder_choices(current_model).options}
+            if kept.get("vocoder") not in offered:  # gone since (a bundled vocoder retrained away, a plugin removed)
+                kept["vocoder"] = "auto"
         updates = [gr.update(value=kept[key]) if key in kept and key != "model" else gr.skip() for key in CONTROLS]
         updates[0] = gr.update(value=kept.get("model"))
         waiting = kept if kept.get("model") != current_model else None

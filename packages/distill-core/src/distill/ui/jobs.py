@@ -53,8 +53,8 @@ class Job:
     def on_progress(self, event: Progress) -> None:
         """The API's progress callback."""
         if event.message is not None:
-            self.log.append(("warning: " if event.warning and not event.message.startswith("warning") else "")
-                            + event.message)
+            said = ui_message(event.hint or event.message)  # the page's words, not the command line's
+            self.log.append(("warning: " if event.warning and not said.startswith("warning") else "") + said)
             if event.file is not None:
                 self.previews.append(event.file)
             return

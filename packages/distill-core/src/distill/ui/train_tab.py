@@ -21,11 +21,22 @@ from .views import clock, error_html, job_html, log_text, note_html, previews_ht
 KINDS = ("train",)
 
 
-def loss_frame(job: Job | None, kinds: tuple[str, ...]) -> pd.DataFrame | None:
-    """The loss curve, or None before the first point: an empty frame would type the loss column as
-    numbers, and the plot then never draws its lines."""
+# The plot's colours, given here so the legend drawn beside it matches (Gradio's own legend shows its title
+# but not its entries).
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
+
+
+def loss_plot(job: Job | None, kinds: tuple[str, ...]) -> tuple[Any, str]:
+    """The loss curve (None before the first point: an empty frame would type the loss column as
+    numbers, and the plot then never draws its lines) and its legend."""
     rows = job.curve if job is not None and job.kind in kinds else []
-    return pd.DataFrame(rows) if rows else None
+    if not rows:
+        return None, ""
+    names = list(dict.fromkeys(row["loss"] for row in rows))
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    legend = "".join(f'<span class="distill-key"><span style="background:{colors[n]}"></span>{html.escape(n)}</span>'
+                     for n in names)
+    return gr.update(value=pd.DataFrame(rows), color_map=colors), f'<div class="distill-legend">{legend}</div>'
 
 
 def build(context: Context) -> TabHooks:
@@ -114,7 +125,8 @@ def build(context: Context) -> TabHooks:
             result = job.result
             finished = (f'<div id="train-result">saved <b>{html.escape(result.name)}</b>: {result.steps} steps, '
                         f"{result.files} files; sliders: {html.escape(', '.join(result.sliders))}</div>")
-        return [job_html(job, KINDS) + finished, loss_frame(job, KINDS), log_text(job, KINDS),
+        plot, legend = loss_plot(job, KINDS)
+        return [job_html(job, KINDS) + finished + legend, plot, log_text(job, KINDS),
                 previews_html(job.previews if mine and job is not None else [])]
 
     return TabHooks(ticking=[panel.status, panel.plot, log, previews], render=render)

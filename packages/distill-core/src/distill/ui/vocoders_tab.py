@@ -14,7 +14,7 @@ import distill
 from .. import DistillError, vocoder_list
 from .jobs import Job
 from .parts import Context, TabHooks, guarded, training_panel
-from .train_tab import loss_frame
+from .train_tab import loss_plot
 from .views import download_html, job_html, log_text, note_html
 from .words import ui_message
 
@@ -109,7 +109,8 @@ def build(context: Context) -> TabHooks:
         downloads = download_html(job)
         if job is not None and job.kind == "download" and job.state == "finished":
             downloads += '<div id="voc-download-done">the weights are on this machine</div>'
-        return [job_html(job, KINDS) + finished, loss_frame(job, KINDS), log_text(job, KINDS), downloads]
+        plot, legend = loss_plot(job, KINDS)
+        return [job_html(job, KINDS) + finished + legend, plot, log_text(job, KINDS), downloads]
 
     def refresh() -> list[Any]:
         left = downloadable()

@@ -33,13 +33,14 @@ from ..errors import DistillError, Fix
 from ..griffinlim import griffin_lim
 from ..melspec import MelSpec
 from ..pipeline import vocode_stream
+from ..progress import Reporter
 from ..threads import fit_threads
 from .selection import SEGMENT_SECONDS, load_vocoder, select_vocoder
 
 if TYPE_CHECKING:
     from ..model import DistillModel
     from ..plugin.host import RegisteredVocoder
-    from ..progress import DownloadProgress
+    from ..progress import DownloadProgress, ProgressCallback
 
 MAX_SECONDS = 60.0  # of held-out audio measured: enough for stable numbers, quick to render
 GAP_SECONDS = 0.25  # of silence between held-out clips joined for ViSQOL and the pitch tracker
@@ -212,20 +213,24 @@ def segment_slices(samples: int, rate: int) -> list[slice]:
 
 def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu", *, download: bool = False,
             progress: DownloadProgress | None = None, pitch: bool = True, baseline: bool = True,
-            renderings: Path | None = None) -> Comparison:
+            renderings: Path | None = None, steps: ProgressCallback | None = None) -> Comparison:
     """Measure every backend that can render `model` (and the Griffin-Lim baseline) on its held-out audio;
-    with `renderings`, write each held-out file and each backend's rendering of it there as WAV."""
+    with `renderings`, write each held-out file and each backend's rendering of it there as WAV. `steps`
+    hears each stage as it starts (the reference pitch, then one backend after another)."""
     from ..plugin.host import installed_vocoders
 
     clips, note = held_out_audio(model, audio)
     spec = model.mel_spec
-    references = reference_pitch(clips, spec) if pitch else None
     installed = installed_vocoders()
     names, skipped = _candidates(model, installed, download, progress)
+    report, total = Reporter(steps), len(names) + baseline + pitch
+    report.step("pitch of the held-out recordings", 0, total)
+    references = reference_pitch(clips, spec) if pitch else None
     rows = []
     rendered: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
-        for name in names:
+        for done, name in enumerate(names, start=pitch):
+            report.step(f"render and measure {name}", done, total)
             choice = select_vocoder(model, name, installed)
             vocoder = load_vocoder(choice, spec, device)
 
@@ -240,9 +245,11 @@ def compare(model: DistillModel, audio: Path | None = None, device: str = "cpu",
             row = measure(render, clips, spec, references, rendered.setdefault(name, []))
             rows.append(attrs.evolve(row, name=name, kind=kind, warnings=choice.warnings))
         if baseline:
+            report.step(f"render and measure {BASELINE}", total - 1, total)
             row = measure(lambda mel: griffin_lim(mel, spec), clips, spec, references,
                           rendered.setdefault(BASELINE, []))
             rows.append(attrs.evolve(row, name=BASELINE, kind="baseline"))
+    report.step("measured", total, total)
     originals = [(name, whole_frames(wave, spec)) for name, wave in clips]  # as measured
     written = _write_renderings(renderings, originals, rendered, spec.sample_rate) if renderings else {}
     return Comparison(sorted(rows, key=lambda row: -row.visqol), skipped, note, len(clips), written)
