@@ -327,7 +327,7 @@ def test_library_and_comparison_pages(site, tmp_path):
     press(page, "lib-delete", "#lib-message", r"tick the box to confirm")
     page.locator("#lib-confirm input").check()
     press(page, "lib-delete", "#lib-message", r"deleted 'twin-renamed'")
-    assert "twin" not in text(page, "#lib-table")
+    wait_for_text(page, "#lib-table", r"^(?![\s\S]*twin)")  # within a tick, on a busy machine
     shoot(page, "library")
 
     page.locator("#tab-compare-button").click()
@@ -352,6 +352,7 @@ def test_user_errors_are_readable_messages_in_the_page(site, tmp_path):
     name = page.locator("#train-name textarea, #train-name input").first
     folder.fill(str(tmp_path / "nowhere"))
     press(page, "train-start", "#train-status .distill-error", r"training folder does not exist")  # the job's outcome
+    wait_for_text(page, "#train-fields-note", r"does not exist: .*: type the folder that holds your recordings")
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "a.txt").write_text("words")
     folder.fill(str(tmp_path / "texts"))
@@ -359,6 +360,7 @@ def test_user_errors_are_readable_messages_in_the_page(site, tmp_path):
     folder.fill(str(site["home"] / "sounds"))
     name.fill("tiny")
     press(page, "train-start", "#train-status .distill-error", r"a model named 'tiny' already exists")
+    wait_for_text(page, "#train-fields-note", r"already exists.*pick another Model name")  # beside the name
     no_cli_words(page)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
@@ -396,8 +398,10 @@ def test_offline_without_weights_and_no_vocoder_at_all(site, hub, tmp_path):
         try:
             page = site["browser"].new_page()
             page.goto(server.url)
+            page.wait_for_selector("#gen-go")
             pick(page, "gen-model", "tiny")
-            press(page, "gen-go", "#gen-message .distill-error", expected)
+            wait_for_text(page, "#gen-vocoder-info", r"\w")  # the model's menus are filled: it is picked
+            press(page, "gen-go", "#gen-message .distill-error", expected, timeout=120)
             no_cli_words(page)
             if plugins:
                 page.locator("#tab-vocoders-button").click()

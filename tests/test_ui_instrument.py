@@ -41,6 +41,19 @@ def take_button(page: Any, index: int, action: str) -> Any:
     return page.locator("#gen-takes .distill-take").nth(index).locator(f"button[data-{action}]")
 
 
+def offered(page: Any, elem_id: str) -> list[str]:
+    """The choices of the dropdown `elem_id` now, none when it offers nothing."""
+    page.locator(f"#{elem_id} input").click()
+    try:
+        page.get_by_role("option").first.wait_for(timeout=3000)
+        shown = page.get_by_role("option").all_inner_texts()
+    except Exception:
+        shown = []
+    page.keyboard.press("Escape")
+    page.locator(f"#{elem_id} input").blur()
+    return [s.strip().splitlines()[-1] for s in shown]
+
+
 def key(page: Any, name: str) -> None:
     """Press a key with nothing focused (keys typed into a field stay the field's)."""
     page.evaluate("document.activeElement && document.activeElement.blur()")
@@ -258,6 +271,16 @@ def test_menus_follow_renames_and_deletions_in_every_page(site):
     fill(other, "lib-new-name", "tiny")
     press(other, "lib-rename", "#lib-message", r"renamed 'tiny-2' to 'tiny'")
     wait_for_text(page, "#gen-model-note", r"'tiny-2' was renamed to 'tiny'", timeout=30)
+    # presets: one saved in this page, deleted in the other; this page's menu drops it
+    fill(page, "gen-preset-name", "soft")
+    press(page, "gen-preset-save", "#gen-message", r"saved preset 'soft'")
+    wait_for_option(other, "lib-preset", "soft")
+    pick(other, "lib-preset", "soft")
+    press(other, "lib-preset-delete", "#lib-message", r"deleted preset 'soft'")
+    deadline = time.monotonic() + 30
+    while "soft" in offered(page, "gen-preset"):
+        assert time.monotonic() < deadline, "the Generate page still offers the deleted preset"
+        time.sleep(0.5)
     page.close()
     other.close()
 

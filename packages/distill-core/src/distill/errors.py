@@ -38,6 +38,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "import-as": ("pass --overwrite to replace it, or --name NAME to import under another name",
                   "pass overwrite=True to replace it, or name=NAME to import under another name"),
     "import-name": ("pass --name NAME", "pass name=NAME"),
+    # a folder of recordings that is not one
+    "recordings-folder": ("give the folder that holds your recordings", "give the folder that holds your recordings"),
     "match-format": ("match --output to --format", "match the output file's extension to export.format"),
     # training runs and their checkpoints (value: the command to continue, or the run: "train", "train-vocoder")
     "resume": ("resume with `{value}`", "call it again with resume=True"),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from distill.audio import TARGET_RATE, NonFiniteAudio, UnreadableAudio, read_audio
-from distill.errors import DistillError
+from distill.errors import DistillError, Fix
 from distill.files import sha256_file
 
 if TYPE_CHECKING:
@@ -112,9 +112,9 @@ def scan_corpus(
     """
     folder = Path(folder)
     if not folder.exists():
-        raise DistillError(f"training folder does not exist: {folder} (give the folder that holds your recordings)")
+        raise DistillError(f"training folder does not exist: {folder}", Fix("recordings-folder"))
     if not folder.is_dir():
-        raise DistillError(f"training folder is not a folder: {folder} (give the folder that holds your recordings)")
+        raise DistillError(f"training folder is not a folder: {folder}", Fix("recordings-folder"))
 
     files: list[CorpusFile] = []
     skipped: list[SkippedFile] = []

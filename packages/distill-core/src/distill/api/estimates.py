@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import DistillError
+from ..errors import DistillError, Fix
 from ..train_settings import PRESETS, VAESettings, preset_settings
 
 TIMED_STEPS = 2  # after one warm-up step: enough to tell a loaded machine from an idle one
@@ -61,7 +61,7 @@ def _audio_length(folder: Path) -> tuple[int, float]:
     import soundfile
 
     if not folder.is_dir():
-        raise DistillError(f"training folder does not exist: {folder}")
+        raise DistillError(f"training folder does not exist: {folder}", Fix("recordings-folder"))
     files, seconds = 0, 0.0
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name.startswith("."):
@@ -73,7 +73,7 @@ def _audio_length(folder: Path) -> tuple[int, float]:
         if info.frames > 0 and info.samplerate > 0:
             files, seconds = files + 1, seconds + info.frames / info.samplerate
     if not files:
-        raise DistillError(f"no audio files in {folder}: add recordings (WAV, FLAC, OGG, MP3…) to it")
+        raise DistillError(f"no audio files (WAV, FLAC, OGG, MP3…) in {folder}", Fix("recordings-folder"))
     return files, seconds
 
 

@@ -41,6 +41,8 @@ CONTROLS = ["model", "seconds", "count", "seed", "evolution", "temperature", "pr
             *[f"blend_weight_{i}" for i in range(MAX_BLEND)]]
 SOUNDS = ["from_audio", "morph_a_audio", "morph_b_audio"]
 SOUND_LABELS = {"from_audio": "Sound", "morph_a_audio": "…or from a sound", "morph_b_audio": "…or to a sound"}
+LABELS = {"model": "Model", "seconds": "Duration", "count": "Clips", "seed": "Seed", "morph_a_seed": "From seed",
+          "morph_b_seed": "To seed", **SOUND_LABELS}  # the fields `problems` can name
 
 
 def _step(slider: dict[str, Any]) -> float:
@@ -260,7 +262,7 @@ def build(context: Context) -> TabHooks:
         use = recalled if recalled and recalled.get("model") == name else {}
         if not name or name not in model_names():
             return [*[gr.update(visible=False)] * MAX_SLIDERS, gr.update(choices=[], value=None),
-                    *vocoder_updates(None), "", None]
+                    *vocoder_updates(None), gr.skip(), None]
         found = model_sliders(name)
         updates = []
         for i in range(MAX_SLIDERS):
@@ -273,8 +275,10 @@ def build(context: Context) -> TabHooks:
                                      label=f"{s['name']} ({s['unit']})" if s.get("unit") else s["name"],
                                      info=s.get("info"), step=_step(s)))
         presets = sorted(model_info(name).presets())
+        # The message stays as it is: a page's load and a pick both run this, and may finish after a render's
+        # outcome, which must not vanish.
         return [*updates, gr.update(choices=presets, value=presets[0] if presets else None),
-                *vocoder_updates(name, use.get("vocoder")), "", None]
+                *vocoder_updates(name, use.get("vocoder")), gr.skip(), None]
 
     model_outputs = [*sliders, preset, vocoder, vocoder_info, message, pending]
     model.change(guarded(on_model, len(model_outputs), message_at=-2), inputs=[model, pending], outputs=model_outputs,
@@ -348,13 +352,12 @@ def build(context: Context) -> TabHooks:
         # Gradio hands the request and a progress tracker only to leading positional parameters.
         chosen = dict(zip([*CONTROLS, *SOUNDS], values, strict=True))
         page = session(request)
-        if page in context.rendering:  # a second click while the first render runs: ignored
-            return [gr.skip()] * (len(card_outputs) + 2)
         found = problems(chosen)
-        if found:
+        if found:  # the validator said so beside the field already; this is the same check, for the API route
             key = next(iter(found))
-            raise DistillError(f"{SOUND_LABELS.get(key, key.replace('_', ' ').capitalize())}: {found[key]}")
-        context.rendering.add(page)
+            raise DistillError(f"{LABELS[key]}: {found[key]}")
+        if not context.claim(page):  # a second click while the first render runs: ignored
+            return [gr.skip()] * (len(card_outputs) + 2)
         token = context.cancel_token(request)
 
         def report(event: Progress) -> None:
@@ -412,7 +415,7 @@ def build(context: Context) -> TabHooks:
         found = problems({**chosen, "seconds": PREVIEW_SECONDS, "count": 1})
         if found:
             key = next(iter(found))
-            return [gr.skip(), note_html(f"no preview: {key.replace('_', ' ')}: {found[key]}"), gr.skip()]
+            return [gr.skip(), note_html(f"no preview: {LABELS[key]}: {found[key]}"), gr.skip()]
         started = time.perf_counter()
         folder = new_folder(context.folder / "previews")
         result, _ = render(chosen, seconds=PREVIEW_SECONDS, count=1, folder=folder, export=None)

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from .. import DistillError, Interrupted, Progress
-from .words import ui_message
+from .words import control_for, ui_message
 
 log = logging.getLogger("distill.ui")
 
@@ -43,6 +43,7 @@ class Job:
     result: Any = None
     error: str | None = None
     resume: str = ""  # the command that continues a cancelled training
+    control: str | None = None  # the control a failure's message belongs beside (words.control_for)
     ended: float | None = None
     _every: int = 1
 
@@ -109,7 +110,7 @@ class JobRunner:
         except Interrupted as exc:
             job.state, job.error, job.resume = "cancelled", ui_message(exc), exc.resume
         except DistillError as exc:
-            job.state, job.error = "failed", ui_message(exc)
+            job.state, job.error, job.control = "failed", ui_message(exc), control_for(exc)
         except Exception as exc:  # a bug: the page gets one line, the server log the traceback
             log.exception("%s failed", job.label)
             job.state = "failed"

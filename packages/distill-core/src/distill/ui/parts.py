@@ -41,6 +41,15 @@ class Context:
     rendering: set[str] = attrs.field(factory=set)  # page sessions with a render under way
     pickers: list[Picker] = attrs.field(factory=list)  # every model menu, refreshed together
     ids: dict[str, str] = attrs.field(factory=dict)  # every model name seen -> its id (follows renames)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def claim(self, page: str) -> bool:
+        """Mark a page session as rendering; False when it already is (a double click)."""
+        with self._lock:
+            if page in self.rendering:
+                return False
+            self.rendering.add(page)
+            return True
 
     def cancel_token(self, request: gr.Request | None) -> threading.Event:
         key = session(request)
@@ -72,17 +81,15 @@ class Context:
         self.ids.update({entry.name: entry.id for entry in entries if entry.id})
         menus, notes = [], []
         for picker, value in zip(self.pickers, values, strict=True):
-            if (value in names or (value and (before is None or value not in before))
-                    or (not value and before is not None)):
-                menus.append(gr.update(choices=names))
-                notes.append(gr.skip())
-                continue
-            if not value:  # the page's first look
+            if before is None and not value:  # the page's first look
                 menus.append(gr.update(choices=names, value=names[0] if picker.first and names else None))
                 notes.append(gr.skip())
                 continue
-            gone = before or set()
-            renamed = next((e.name for e in entries if e.id and e.id == self.ids.get(value) and e.name not in gone),
+            if before is None or value not in before or value in names:  # nothing this page showed went away
+                menus.append(gr.update(choices=names))
+                notes.append(gr.skip())
+                continue
+            renamed = next((e.name for e in entries if e.id and e.id == self.ids.get(value) and e.name not in before),
                            None)
             instead = renamed or (names[0] if picker.first and names else None)
             menus.append(gr.update(choices=names, value=instead))

@@ -16,7 +16,7 @@ import distill
 from .. import TRAIN_PRESETS, DistillError, add_recordings
 from .jobs import Job
 from .parts import Context, TabHooks, guarded, said, training_panel
-from .views import clock, error_html, job_html, log_text, note_html, previews_html
+from .views import clock, error_html, field_note, job_html, log_text, note_html, previews_html
 
 KINDS = ("train",)
 
@@ -46,6 +46,7 @@ def build(context: Context) -> TabHooks:
         folder = gr.Textbox(label="Folder of recordings", placeholder="/path/to/sounds", elem_id="train-folder",
                             scale=3)
         name = gr.Textbox(label="Model name", placeholder="default: the folder's name", elem_id="train-name")
+    fields_note = gr.HTML(elem_id="train-fields-note")  # a training's failure about the folder or the name
     with gr.Accordion("…or upload recordings", open=False):
         uploads = gr.File(label="Audio files", file_count="multiple", elem_id="train-upload")
         upload_name = gr.Textbox(label="New recordings folder name", elem_id="train-upload-name")
@@ -126,7 +127,8 @@ def build(context: Context) -> TabHooks:
             finished = (f'<div id="train-result">saved <b>{html.escape(result.name)}</b>: {result.steps} steps, '
                         f"{result.files} files; sliders: {html.escape(', '.join(result.sliders))}</div>")
         plot, legend = loss_plot(job, KINDS)
-        return [job_html(job, KINDS) + finished + legend, plot, log_text(job, KINDS),
+        return [field_note(job, KINDS, ("folder", "model-name", "steps")), job_html(job, KINDS) + finished + legend,
+                plot, log_text(job, KINDS),
                 previews_html(job.previews if mine and job is not None else [])]
 
-    return TabHooks(ticking=[panel.status, panel.plot, log, previews], render=render)
+    return TabHooks(ticking=[fields_note, panel.status, panel.plot, log, previews], render=render)

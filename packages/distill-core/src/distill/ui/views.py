@@ -82,6 +82,13 @@ def job_html(job: Job | None, kinds: tuple[str, ...]) -> str:
     return "<br>".join(parts)
 
 
+def field_note(job: Job | None, kinds: tuple[str, ...], controls: tuple[str, ...]) -> str:
+    """The failure of the last job of `kinds`, when it is about one of `controls`: shown beside them."""
+    if job is None or job.kind not in kinds or job.state != "failed" or job.control not in controls:
+        return ""
+    return error_html(job.error or "")
+
+
 def download_html(job: Job | None) -> str:
     """Bytes, speed and ETA of a weights download, file by file."""
     if job is None or job.kind != "download":

@@ -15,7 +15,7 @@ from .. import DistillError, vocoder_list
 from .jobs import Job
 from .parts import Context, TabHooks, guarded, training_panel
 from .train_tab import loss_plot
-from .views import download_html, job_html, log_text, note_html
+from .views import download_html, field_note, job_html, log_text, note_html
 from .words import ui_message
 
 KINDS = ("train-vocoder",)
@@ -58,6 +58,7 @@ def build(context: Context) -> TabHooks:
         backend = gr.Dropdown(["auto", *backends], value="auto", label="Backend", elem_id="voc-backend")
         steps = gr.Number(0, label="Steps (0: by minutes or the default)", precision=0, elem_id="voc-steps")
         minutes = gr.Number(0, label="Minutes (0: by steps)", elem_id="voc-minutes")
+    fields_note = gr.HTML(elem_id="voc-fields-note")  # a vocoder training's failure about these fields
 
     def launch(name: str | None, chosen: str, count: float, budget: float, over: bool, resuming: bool) -> str:
         if not name:
@@ -110,12 +111,13 @@ def build(context: Context) -> TabHooks:
         if job is not None and job.kind == "download" and job.state == "finished":
             downloads += '<div id="voc-download-done">the weights are on this machine</div>'
         plot, legend = loss_plot(job, KINDS)
-        return [job_html(job, KINDS) + finished + legend, plot, log_text(job, KINDS), downloads]
+        return [field_note(job, KINDS, ("model", "backend", "steps", "vocoder")), job_html(job, KINDS) + finished
+                + legend, plot, log_text(job, KINDS), downloads]
 
     def refresh() -> list[Any]:
         left = downloadable()
         return [backends_html(), gr.update(choices=left, value=left[0] if left else None),
                 gr.update(choices=["auto", *trainable_backends()])]
 
-    return TabHooks(ticking=[panel.status, panel.plot, log, download_status], render=render,
+    return TabHooks(ticking=[fields_note, panel.status, panel.plot, log, download_status], render=render,
                     changing=[table, weights, backend], refresh=refresh)

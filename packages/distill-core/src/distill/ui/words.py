@@ -50,6 +50,8 @@ PAGE: dict[str, tuple[str, str]] = {
     "overwrite-file": ("try again (the page writes each file under a new name)", "output"),
     "import-as": ("give another name in Import as, or delete the old model first (Delete)", "import-name"),
     "import-name": ("give it a name in Import as", "import-name"),
+    "recordings-folder": ("type the folder that holds your recordings in Folder of recordings (or upload them)",
+                          "folder"),
     "match-format": ("pick the Format that matches the file name", "export"),
     "resume": ("press Resume", "resume"),
     "resume-or-restart": ("press Resume to continue it, or tick Start over and press {start} to start again from "
