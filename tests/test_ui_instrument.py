@@ -93,8 +93,11 @@ def test_takes_survive_a_reload_and_recall_restores_every_control(site):
     pick(page, "gen-model", "tiny")
     fill(page, "gen-duration", "1.5")
     fill(page, "gen-seed", "11")
-    page.locator("#gen-evolution input[type=number]").fill("0.8")
-    page.locator("#gen-evolution input[type=number]").press("Enter")
+    page.locator("#gen-preview-on input").uncheck()
+    for control, value in (("gen-evolution", "0.8"), ("gen-temperature", "1.5"), ("gen-slider-0", "0.25")):
+        page.locator(f"#{control} input[type=number]").fill(value)
+        page.locator(f"#{control} input[type=number]").press("Enter")
+    page.locator("#gen-prior label", has_text="gaussian").click()
     unfold(page, "Export", "#gen-format")
     pick(page, "gen-format", "flac")
     generate(page)
@@ -105,8 +108,10 @@ def test_takes_survive_a_reload_and_recall_restores_every_control(site):
     # change what Recall must put back, then recall
     fill(page, "gen-duration", "4")
     fill(page, "gen-seed", "3")
-    page.locator("#gen-evolution input[type=number]").fill("0.1")
-    page.locator("#gen-evolution input[type=number]").press("Enter")
+    for control in ("gen-evolution", "gen-temperature", "gen-slider-0"):
+        page.locator(f"#{control} input[type=number]").fill("0.1")
+        page.locator(f"#{control} input[type=number]").press("Enter")
+    page.locator("#gen-prior label", has_text="learned").click()
     page.locator("#gen-takes .distill-take").first.locator("button[data-act=recall]").click()
     wait_for_text(page, "#takes-message", r"recalled 'tiny seed 11'")
     deadline = time.monotonic() + 10
@@ -114,7 +119,9 @@ def test_takes_survive_a_reload_and_recall_restores_every_control(site):
         assert time.monotonic() < deadline, "Recall did not put the seed back"
         time.sleep(0.2)
     assert float(page.locator("#gen-duration input").input_value()) == 1.5
-    assert float(page.locator("#gen-evolution input[type=number]").input_value()) == pytest.approx(0.8)
+    for control, value in (("gen-evolution", 0.8), ("gen-temperature", 1.5), ("gen-slider-0", 0.25)):
+        assert float(page.locator(f"#{control} input[type=number]").input_value()) == pytest.approx(value), control
+    assert page.locator("#gen-prior input[value=gaussian]").is_checked()
     unfold(page, "Export", "#gen-format")  # closed again after the reload
     assert page.locator("#gen-format input").input_value() == "flac"
     # star, rename, then delete (a second click confirms)
