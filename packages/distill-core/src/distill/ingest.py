@@ -111,16 +111,11 @@ def scan_corpus(
     does not depend on the file system's listing order.
     """
     folder = Path(folder)
-    if not folder.exists():
-        raise DistillError(f"training folder does not exist: {folder}", Fix("recordings-folder"))
-    if not folder.is_dir():
-        raise DistillError(f"training folder is not a folder: {folder}", Fix("recordings-folder"))
-
     files: list[CorpusFile] = []
     skipped: list[SkippedFile] = []
     first_by_target: dict[str, str] = {}  # real path of an accepted file -> its relative path
     first_by_hash: dict[str, str] = {}
-    for relative, path in _walk(folder):
+    for relative, path in corpus_paths(folder):
         result = _examine(path, relative, sample_rate, min_samples)
         if isinstance(result, SkippedFile):
             skipped.append(result)
@@ -138,7 +133,13 @@ def scan_corpus(
     return Corpus(folder=folder, files=files, skipped=skipped)
 
 
-def _walk(folder: Path) -> list[tuple[str, Path]]:
+def corpus_paths(folder: Path) -> list[tuple[str, Path]]:
+    """Every file under a training folder that training looks at, as (relative path, path), sorted;
+    symlinked folders are not entered."""
+    if not folder.exists():
+        raise DistillError(f"training folder does not exist: {folder}", Fix("recordings-folder"))
+    if not folder.is_dir():
+        raise DistillError(f"training folder is not a folder: {folder}", Fix("recordings-folder"))
     found = []
     for root, _dirs, names in os.walk(folder, followlinks=False):
         for name in names:

@@ -58,13 +58,14 @@ def training_estimates(folder: str | os.PathLike[str]) -> TrainingEstimate:
 
 
 def _audio_length(folder: Path) -> tuple[int, float]:
+    """How many files training could read under `folder`, and their length, from their headers."""
     import soundfile
 
-    if not folder.is_dir():
-        raise DistillError(f"training folder does not exist: {folder}", Fix("recordings-folder"))
+    from ..ingest import corpus_paths
+
     files, seconds = 0, 0.0
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
+    for _, path in corpus_paths(folder):
+        if not path.is_file():  # a FIFO or device would block libsndfile; training skips them too
             continue
         try:
             info = soundfile.info(str(path))

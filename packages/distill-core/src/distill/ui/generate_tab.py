@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import attrs
 import gradio as gr
 
 import distill
@@ -40,6 +39,7 @@ CONTROLS = ["model", "seconds", "count", "seed", "evolution", "temperature", "pr
             *[f"slider_{i}" for i in range(MAX_SLIDERS)], *[f"blend_{i}" for i in range(MAX_BLEND)],
             *[f"blend_weight_{i}" for i in range(MAX_BLEND)]]
 SOUNDS = ["from_audio", "morph_a_audio", "morph_b_audio"]
+FIELDS = [*CONTROLS, *SOUNDS]  # what a render's handlers receive, in this order
 SOUND_LABELS = {"from_audio": "Sound", "morph_a_audio": "…or from a sound", "morph_b_audio": "…or to a sound"}
 LABELS = {"model": "Model", "seconds": "Duration", "count": "Clips", "seed": "Seed", "morph_a_seed": "From seed",
           "morph_b_seed": "To seed", **SOUND_LABELS}  # the fields `problems` can name
@@ -133,15 +133,9 @@ def recordable(chosen: dict[str, Any]) -> dict[str, Any]:
     return {key: chosen[key] for key in CONTROLS}
 
 
-@attrs.define
-class Controls:
-    """The Generate tab's controls by name (CONTROLS, then SOUNDS)."""
-
-    by_name: dict[str, Any]
-
-    @property
-    def inputs(self) -> list[Any]:
-        return [self.by_name[key] for key in [*CONTROLS, *SOUNDS]]
+def chosen_of(values: tuple[Any, ...]) -> dict[str, Any]:
+    """A render handler's values by field name."""
+    return dict(zip(FIELDS, values, strict=True))
 
 
 def build(context: Context) -> TabHooks:
@@ -208,7 +202,7 @@ def build(context: Context) -> TabHooks:
         c["rate"] = gr.Dropdown(RATES, value=48000, label="Sample rate", elem_id="gen-rate")
         c["depth"] = gr.Dropdown(["default", *DEPTHS], value="default", label="Bit depth", elem_id="gen-depth")
         c["normalize"] = gr.Dropdown(list(NORMALIZE), value="peak", label="Normalise", elem_id="gen-normalize")
-    controls = Controls(c)
+    inputs = [c[key] for key in FIELDS]
     with gr.Row():
         with gr.Column(scale=2):
             preview_on = gr.Checkbox(True, label=f"Preview: render {PREVIEW_SECONDS:g} s when a control is released",
@@ -233,12 +227,16 @@ def build(context: Context) -> TabHooks:
     pending = gr.State(None)  # a recalled take's controls, applied when its model's sliders are shown
     panel = takes_panel.build(context, takes)
 
+    def keep(clip: Path, controls: dict[str, Any], vocoder: str, seconds: float, suffix: str = "",
+             starred: bool = False) -> distill.Take:
+        """Keep a clip under `takes.folder` as a take, with its picture."""
+        spectrogram(clip).save(clip.with_suffix(".png"))
+        return takes.add(clip, controls=controls, vocoder=vocoder, seconds=seconds, starred=starred,
+                         name=f"{controls['model']} seed {controls['seed']}{suffix}")
+
     # --- the model, its sliders, presets and vocoders ---------------------------------------------------------
 
-    def vocoder_note(name: str | None, chosen: str | None) -> str:
-        if not name:
-            return ""
-        choices = distill.vocoder_choices(name)
+    def vocoder_note(choices: distill.VocoderChoices, chosen: str | None) -> str:
         reason = ui_message(choices.why)
         picks = (f"<b>auto</b> picks <b>{html.escape(choices.auto)}</b>: {html.escape(reason)}"
                  if choices.auto else html.escape(reason))
@@ -256,7 +254,7 @@ def build(context: Context) -> TabHooks:
         auto = f"auto ({choices.auto})" if choices.auto else "auto (nothing can render this model)"
         options = [(auto, "auto"), *[(o.label, o.name) for o in choices.options]]
         value = keep if keep in {o.name for o in choices.options} else "auto"
-        return [gr.update(choices=options, value=value), vocoder_note(name, value)]
+        return [gr.update(choices=options, value=value), vocoder_note(choices, value)]
 
     def on_model(name: str | None, recalled: dict[str, Any] | None) -> list[Any]:
         use = recalled if recalled and recalled.get("model") == name else {}
@@ -283,7 +281,10 @@ def build(context: Context) -> TabHooks:
     model_outputs = [*sliders, preset, vocoder, vocoder_info, message, pending]
     model.change(guarded(on_model, len(model_outputs), message_at=-2), inputs=[model, pending], outputs=model_outputs,
                  api_visibility="private")
-    vocoder.input(guarded(vocoder_note, 1), inputs=[model, vocoder], outputs=vocoder_info, api_visibility="private")
+    def on_vocoder(name: str | None, chosen: str | None) -> str:
+        return vocoder_note(distill.vocoder_choices(name), chosen) if name else ""
+
+    vocoder.input(guarded(on_vocoder, 1), inputs=[model, vocoder], outputs=vocoder_info, api_visibility="private")
 
     def on_apply(name: str | None, chosen: str | None) -> list[Any]:
         if not name or not chosen:
@@ -344,18 +345,14 @@ def build(context: Context) -> TabHooks:
     # --- Generate ---------------------------------------------------------------------------------------------
 
     def validate(*values: Any) -> list[Any]:
-        found = problems(dict(zip([*CONTROLS, *SOUNDS], values, strict=True)))
-        return [gr.validate(key not in found, found.get(key, "")) for key in [*CONTROLS, *SOUNDS]]
+        found = problems(chosen_of(values))
+        return [gr.validate(key not in found, found.get(key, "")) for key in FIELDS]
 
     def on_generate(request: gr.Request, progress: gr.Progress = gr.Progress(), *values: Any  # noqa: B008
                     ) -> list[Any]:
         # Gradio hands the request and a progress tracker only to leading positional parameters.
-        chosen = dict(zip([*CONTROLS, *SOUNDS], values, strict=True))
+        chosen = chosen_of(values)  # checked by `validate` before this runs (the event has no API route)
         page = session(request)
-        found = problems(chosen)
-        if found:  # the validator said so beside the field already; this is the same check, for the API route
-            key = next(iter(found))
-            raise DistillError(f"{LABELS[key]}: {found[key]}")
         if not context.claim(page):  # a second click while the first render runs: ignored
             return [gr.skip()] * (len(card_outputs) + 2)
         token = context.cancel_token(request)
@@ -378,12 +375,9 @@ def build(context: Context) -> TabHooks:
         for i in range(MAX_CLIPS):
             if i < len(result.clips):
                 clip = result.clips[i]
-                picture = spectrogram(clip.path)
-                picture.save(clip.path.with_suffix(".png"))
-                takes.add(clip.path, controls={**recordable(chosen), "seed": clip.seed}, vocoder=result.vocoder,
-                          seconds=clip.seconds, name=f"{chosen['model']} seed {clip.seed}")
+                take = keep(clip.path, {**recordable(chosen), "seed": clip.seed}, result.vocoder, clip.seconds)
                 updates += [gr.update(visible=True), gr.update(value=str(clip.path), label=clip.path.name),
-                            picture, [str(clip.path), str(clip.sidecar)]]
+                            str(take.picture), [str(clip.path), str(clip.sidecar)]]
             else:
                 updates += [gr.update(visible=False), None, None, None]
         warnings = [*notes, *map(ui_message, result.hints), *(w for clip in result.clips for w in clip.warnings)]
@@ -393,7 +387,7 @@ def build(context: Context) -> TabHooks:
         return [*updates, panel.listing(), f'<div id="gen-done">{summary}</div>']
 
     card_outputs = [part for card in cards for part in card]
-    go.click(guarded(on_generate, len(card_outputs) + 2), inputs=controls.inputs,
+    go.click(guarded(on_generate, len(card_outputs) + 2), inputs=inputs,
              outputs=[*card_outputs, panel.takes, message], api_visibility="private", concurrency_limit=None,
              validator=validate, trigger_mode="once")
 
@@ -411,7 +405,7 @@ def build(context: Context) -> TabHooks:
     def on_preview(enabled: bool, *values: Any) -> list[Any]:
         if not enabled:
             return [gr.skip()] * 3
-        chosen = dict(zip([*CONTROLS, *SOUNDS], values, strict=True))
+        chosen = chosen_of(values)
         found = problems({**chosen, "seconds": PREVIEW_SECONDS, "count": 1})
         if found:
             key = next(iter(found))
@@ -431,7 +425,7 @@ def build(context: Context) -> TabHooks:
         return [player, info, kept]
 
     preview_outputs = [preview, preview_info, last_preview]
-    wired: dict[str, Any] = dict(fn=guarded(on_preview, 3, message_at=1), inputs=[preview_on, *controls.inputs],
+    wired: dict[str, Any] = dict(fn=guarded(on_preview, 3, message_at=1), inputs=[preview_on, *inputs],
                                  outputs=preview_outputs, api_visibility="private", trigger_mode="always_last",
                                  concurrency_limit=1, concurrency_id="preview", show_progress="hidden")
     for slider in [*sliders, c["evolution"], c["temperature"], c["variation"]]:
@@ -447,10 +441,8 @@ def build(context: Context) -> TabHooks:
         folder = new_folder(takes.folder)
         for path in (source, source.with_name(source.name + ".json")):
             shutil.copy2(path, folder / path.name)
-        spectrogram(folder / source.name).save((folder / source.name).with_suffix(".png"))
-        controls_ = kept["controls"]
-        take = takes.add(folder / source.name, controls=controls_, vocoder=kept["vocoder"], seconds=PREVIEW_SECONDS,
-                         name=f"{controls_['model']} seed {controls_['seed']} (preview)", starred=True)
+        take = keep(folder / source.name, kept["controls"], kept["vocoder"], PREVIEW_SECONDS, " (preview)",
+                    starred=True)
         return [panel.listing(), note_html(f"kept {take.name!r} as a starred take")]
 
     star_seed.click(guarded(on_keep, 2), inputs=last_preview, outputs=[panel.takes, panel.message],

@@ -45,10 +45,10 @@ def info(name: str | None) -> str:
     return facts_html(model, model.path.stat().st_size)
 
 
-def presets_html(name: str | None) -> str:
-    if not name:
+def presets_html(presets: dict[str, dict[str, float]] | None) -> str:
+    """A model's presets (None: no model chosen)."""
+    if presets is None:
         return ""
-    presets = model_info(name).presets()
     if not presets:
         return note_html("no presets (save one in the Generate tab)")
     return "<ul>" + "".join(f"<li><b>{html.escape(p)}</b>: " + ", ".join(f"{html.escape(k)} {v:.3g}"
@@ -82,9 +82,12 @@ def build(context: Context) -> TabHooks:
         drop_preset = gr.Button("Delete preset", elem_id="lib-preset-delete")
     message = gr.HTML(elem_id="lib-message")
 
-    def show(name: str | None) -> list[Any]:
-        names = sorted(model_info(name).presets()) if name else []
-        return [info(name), presets_html(name), gr.update(choices=names, value=names[0] if names else None),
+    def show(name: str | None, keep: str | None = None) -> list[Any]:
+        """A model's facts, presets and presets menu (showing `keep` while it exists, else the first)."""
+        found = model_info(name).presets() if name else None
+        names = sorted(found or {})
+        return [info(name), presets_html(found),
+                gr.update(choices=names, value=keep if keep in names else (names[0] if names else None)),
                 gr.skip()]  # the message of an edit that changed the model stays
 
     shown = [facts, presets, preset, message]
@@ -164,11 +167,9 @@ def build(context: Context) -> TabHooks:
         if not name or name not in model_names():
             return [table(), gr.skip(), gr.skip(), gr.skip()]
         try:
-            names = sorted(model_info(name).presets())
+            return [table(), *show(name, chosen)[:3]]
         except DistillError:
             return [table(), gr.skip(), gr.skip(), gr.skip()]
-        return [table(), info(name), presets_html(name),
-                gr.update(choices=names, value=chosen if chosen in names else (names[0] if names else None))]
 
     return TabHooks(changing=[models, facts, presets, preset], refresh=refresh, watch=[model, preset],
                     on_load=(guarded(show, len(shown)), [model], shown))

@@ -4,6 +4,7 @@ library changes, render cancellation), readable errors, and the training panel."
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import threading
 from collections.abc import Callable
@@ -12,10 +13,11 @@ from typing import Any
 
 import attrs
 import gradio as gr
+import pandas as pd
 
 from .. import DistillError, list_models
 from .jobs import Job, JobRunner
-from .views import error_html, note_html
+from .views import error_html, field_note, job_html, note_html
 from .words import ui_message
 
 log = logging.getLogger("distill.ui")
@@ -192,3 +194,29 @@ def training_panel(context: Context, prefix: str, kind: str, start_label: str, l
 
     cancel.click(stop, outputs=message, api_visibility="private", queue=False)
     return TrainingPanel(message, status, plot)
+
+
+# The plot's colours, given here so the legend drawn beside it matches (Gradio's own legend shows its title
+# but not its entries).
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
+
+
+def loss_plot(job: Job | None, kinds: tuple[str, ...]) -> tuple[Any, str]:
+    """The loss curve (None before the first point: an empty frame would type the loss column as
+    numbers, and the plot then never draws its lines) and its legend."""
+    rows = job.curve if job is not None and job.kind in kinds else []
+    if not rows:
+        return None, ""
+    names = list(dict.fromkeys(row["loss"] for row in rows))
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+    legend = "".join(f'<span class="distill-key"><span style="background:{colors[n]}"></span>{html.escape(n)}</span>'
+                     for n in names)
+    return gr.update(value=pd.DataFrame(rows), color_map=colors), f'<div class="distill-legend">{legend}</div>'
+
+
+def training_views(job: Job | None, kinds: tuple[str, ...], controls: tuple[str, ...], finished: str = ""
+                   ) -> list[Any]:
+    """What a training tab shows of its job every second: a failure about one of the tab's `controls`
+    (beside them), the status with `finished` and the plot's legend, and the loss plot."""
+    plot, legend = loss_plot(job, kinds)
+    return [field_note(job, kinds, controls), job_html(job, kinds) + finished + legend, plot]

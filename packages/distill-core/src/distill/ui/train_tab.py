@@ -9,34 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 import distill
 
 from .. import TRAIN_PRESETS, DistillError, add_recordings
 from .jobs import Job
-from .parts import Context, TabHooks, guarded, said, training_panel
-from .views import clock, error_html, field_note, job_html, log_text, note_html, previews_html
+from .parts import Context, TabHooks, guarded, said, training_panel, training_views
+from .views import clock, error_html, log_text, note_html, previews_html
 
 KINDS = ("train",)
-
-
-# The plot's colours, given here so the legend drawn beside it matches (Gradio's own legend shows its title
-# but not its entries).
-PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
-
-
-def loss_plot(job: Job | None, kinds: tuple[str, ...]) -> tuple[Any, str]:
-    """The loss curve (None before the first point: an empty frame would type the loss column as
-    numbers, and the plot then never draws its lines) and its legend."""
-    rows = job.curve if job is not None and job.kind in kinds else []
-    if not rows:
-        return None, ""
-    names = list(dict.fromkeys(row["loss"] for row in rows))
-    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
-    legend = "".join(f'<span class="distill-key"><span style="background:{colors[n]}"></span>{html.escape(n)}</span>'
-                     for n in names)
-    return gr.update(value=pd.DataFrame(rows), color_map=colors), f'<div class="distill-legend">{legend}</div>'
 
 
 def build(context: Context) -> TabHooks:
@@ -126,9 +107,7 @@ def build(context: Context) -> TabHooks:
             result = job.result
             finished = (f'<div id="train-result">saved <b>{html.escape(result.name)}</b>: {result.steps} steps, '
                         f"{result.files} files; sliders: {html.escape(', '.join(result.sliders))}</div>")
-        plot, legend = loss_plot(job, KINDS)
-        return [field_note(job, KINDS, ("folder", "model-name", "steps")), job_html(job, KINDS) + finished + legend,
-                plot, log_text(job, KINDS),
+        return [*training_views(job, KINDS, ("folder", "model-name", "steps"), finished), log_text(job, KINDS),
                 previews_html(job.previews if mine and job is not None else [])]
 
     return TabHooks(ticking=[fields_note, panel.status, panel.plot, log, previews], render=render)

@@ -13,9 +13,8 @@ import distill
 
 from .. import DistillError, vocoder_list
 from .jobs import Job
-from .parts import Context, TabHooks, guarded, training_panel
-from .train_tab import loss_plot
-from .views import download_html, field_note, job_html, log_text, note_html
+from .parts import Context, TabHooks, guarded, training_panel, training_views
+from .views import download_html, log_text, note_html
 from .words import ui_message
 
 KINDS = ("train-vocoder",)
@@ -110,9 +109,8 @@ def build(context: Context) -> TabHooks:
         downloads = download_html(job)
         if job is not None and job.kind == "download" and job.state == "finished":
             downloads += '<div id="voc-download-done">the weights are on this machine</div>'
-        plot, legend = loss_plot(job, KINDS)
-        return [field_note(job, KINDS, ("model", "backend", "steps", "vocoder")), job_html(job, KINDS) + finished
-                + legend, plot, log_text(job, KINDS), downloads]
+        return [*training_views(job, KINDS, ("model", "backend", "steps", "vocoder"), finished), log_text(job, KINDS),
+                downloads]
 
     def refresh() -> list[Any]:
         left = downloadable()
